@@ -1,0 +1,235 @@
+"""The Python API behind the CLI: train, resume, load, sample, evaluate and report runs.
+
+>>> import dgm
+>>> dgm.train("vae", "digits", steps=200, out="runs/vae")        # doctest: +SKIP
+>>> model = dgm.load("runs/vae")                                   # doctest: +SKIP
+>>> images = model.sample(16)                                      # doctest: +SKIP
+
+A run folder holds ``config.json`` (everything needed to rebuild model, data and loop),
+``checkpoints/step-N/``, ``metrics.jsonl``, ``samples/step-N.png`` and ``report.html``.
+"""
+
+import dataclasses
+import json
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .core.errors import CheckpointError, ConfigError, RunFolderError
+from .data import Dataset, binarize_static, load_dataset
+from .eval import evaluate_model
+from .eval.latent import latent_interpolation
+from .models import build_model, check_data_kind, get_entry, make_config
+from .report.figures import save_image_grid, save_samples_figure
+from .report.html import write_report
+from .train import LoopOptions, TrainResult, fit, latest_checkpoint, load_checkpoint
+from .train.checkpoint import load_model_state
+
+PERIODIC_EVAL_EXAMPLES = 1000  # evaluation during training uses at most this many test examples
+PERIODIC_IMPORTANCE_SAMPLES = 100
+LOOP_KEYS = (
+    "steps",
+    "eval_every",
+    "checkpoint_every",
+    "max_time",
+    "accelerator",
+    "devices",
+    "precision",
+    "strategy",
+)
+
+
+def is_secondary_process() -> bool:
+    """True in every process of a multi-process launch except global rank 0 (which owns the files)."""
+    return any(int(os.environ.get(var, "0")) > 0 for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def test_data_for(model, dataset: Dataset) -> torch.Tensor:
+    """The held-out examples in the form the model is evaluated on (statically binarised if needed)."""
+    return binarize_static(dataset.test) if getattr(model, "binarize_data", False) else dataset.test
+
+
+def make_evaluator(dataset: Dataset, run_dir: Path, max_examples: int | None, importance_samples: int):
+    """``evaluate(model, samples_path)`` for the loop: metrics, a sample figure, an interpolation grid."""
+
+    def evaluate(model, samples_path: Path | None) -> dict[str, float]:
+        device = next(model.parameters()).device
+        test = test_data_for(model, dataset)[:max_examples].to(device)
+        metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std)
+        if samples_path is not None:
+            save_samples_figure(model.sample(64).float().cpu(), samples_path, dataset.test[:2000])
+            if hasattr(model, "encode") and test.dim() == 4:
+                rows = latent_interpolation(model, test[:8], test[8:16], num_steps=10)  # (8, 10, C, H, W)
+                save_image_grid(
+                    rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10
+                )
+        return metrics
+
+    return evaluate
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise CheckpointError(f"expected a run folder with config.json, got {run_dir}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is corrupt: {error}") from None
+
+
+def _check_out_folder(out: Path, record: dict[str, Any]) -> None:
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if (out / "config.json").exists():
+        existing = _read_config(out)
+        what = f"a run of {existing.get('model')} on {existing.get('data')}"
+        raise RunFolderError(
+            f"--out {out} already holds {what}; expected a new or empty folder (or use dgm resume {out})"
+        )
+    raise RunFolderError(f"--out {out} is not empty; expected a new or empty folder")
+
+
+def _run(run_dir: Path, record: dict[str, Any], resume: bool, progress: bool) -> TrainResult:
+    config = make_config(record["model"], record["config"])
+    dataset = load_dataset(record["data"], record.get("data_dir"))
+    options = LoopOptions(**{k: record[k] for k in LOOP_KEYS}, progress=progress)
+    evaluator = make_evaluator(dataset, run_dir, PERIODIC_EVAL_EXAMPLES, PERIODIC_IMPORTANCE_SAMPLES)
+    factory = partial(build_model, record["model"], config, dataset.shape)
+    return fit(run_dir, factory, dataset.train, record["seed"], options, evaluator, resume=resume)
+
+
+def train(
+    model: str,
+    data: str,
+    *,
+    steps: int,
+    out: str | Path,
+    overrides: list[str] | dict[str, Any] = (),
+    seed: int = 0,
+    data_dir: str | None = None,
+    eval_every: int = 0,
+    checkpoint_every: int = 0,
+    max_time: float | None = None,
+    accelerator: str = "cpu",
+    devices: int = 1,
+    precision: str = "32-true",
+    strategy: str = "auto",
+    progress: bool = False,
+) -> TrainResult:
+    """Train a new run into ``out``. Every name, key and value is checked before any work."""
+    entry = get_entry(model)
+    config = make_config(model, overrides if isinstance(overrides, dict) else list(overrides))
+    dataset = load_dataset(data, data_dir)
+    check_data_kind(model, dataset.kind)
+    try:
+        build_model(model, config, dataset.shape)
+    except ValueError as error:
+        raise ConfigError(f"{model} cannot be built for {data} {dataset.shape}: {error}") from None
+    if steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {steps}")
+    out = Path(out)
+    record = {
+        "model": entry.name,
+        "family": entry.family,
+        "config": dataclasses.asdict(config),
+        "data": data,
+        "data_dir": data_dir,
+        "seed": seed,
+        "steps": steps,
+        "eval_every": eval_every,
+        "checkpoint_every": checkpoint_every,
+        "max_time": max_time,
+        "accelerator": accelerator,
+        "devices": devices,
+        "precision": precision,
+        "strategy": strategy,
+        "dgm_version": __version__,
+    }
+    if not is_secondary_process():
+        _check_out_folder(out, record)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(record, indent=2))
+    return _run(out, record, resume=False, progress=progress)
+
+
+def resume(
+    run_dir: str | Path, steps: int | None = None, max_time: float | None = None, progress: bool = False
+) -> TrainResult:
+    """Continue a run from its latest checkpoint, optionally to a new total of ``steps``."""
+    run_dir = Path(run_dir)
+    record = _read_config(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise CheckpointError(f"expected a checkpoint under {run_dir}/checkpoints, found none")
+    done = int(checkpoint.name.split("-")[1])
+    target = steps if steps is not None else record["steps"]
+    if target <= done:
+        raise ConfigError(f"--steps must be larger than the {done} steps already trained, got {target}")
+    record = {**record, "steps": target, "max_time": max_time if max_time is not None else record["max_time"]}
+    if not is_secondary_process():
+        (run_dir / "config.json").write_text(json.dumps(record, indent=2))
+    return _run(run_dir, record, resume=True, progress=progress)
+
+
+def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> torch.nn.Module:
+    """The trained model of a run (latest checkpoint), on the CPU in eval mode."""
+    run_dir = Path(run_dir)
+    record = _read_config(run_dir)
+    dataset = load_dataset(record["data"], record.get("data_dir"))
+    model = build_model(record["model"], make_config(record["model"], record["config"]), dataset.shape)
+    path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
+    if path is None:
+        raise CheckpointError(f"expected a checkpoint under {run_dir}/checkpoints, found none")
+    model_state, _, _ = load_checkpoint(path)
+    load_model_state(model, model_state, path)
+    return model.eval()
+
+
+def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The run's metrics on the full test split (IWAE-``importance_samples`` for latent models)."""
+    run_dir = Path(run_dir)
+    record = _read_config(run_dir)
+    model = load(run_dir)
+    dataset = load_dataset(record["data"], record.get("data_dir"))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        metrics = evaluate_model(
+            model, test_data_for(model, dataset), importance_samples, dataset.modes, dataset.mode_std
+        )
+    return {"model": record["model"], "data": record["data"], "step": _checkpoint_step(run_dir), **metrics}
+
+
+def _checkpoint_step(run_dir: Path) -> int:
+    path = latest_checkpoint(run_dir)
+    return int(path.name.split("-")[1]) if path else 0
+
+
+def sample(run_dir: str | Path, n: int, out: str | Path, seed: int = 0) -> Path:
+    """Draw ``n`` samples: a ``.png`` figure, or a ``.npy`` array ((N, C, H, W) in [0, 1] or (N, D))."""
+    out = Path(out)
+    if out.suffix not in {".png", ".npy"}:
+        raise ConfigError(f"--out must end in .png or .npy, got {out.name}")
+    if n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    model = load(run_dir)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        samples = model.sample(n, generator=generator).float().cpu()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, samples.numpy())
+    else:
+        save_samples_figure(samples, out)
+    return out
+
+
+def report(run_dir: str | Path) -> Path:
+    """Write ``RUN/report.html``."""
+    _read_config(Path(run_dir))
+    return write_report(Path(run_dir))

@@ -1,0 +1,142 @@
+"""The ``dgm`` command line: list, train, resume, sample, eval, report.
+
+A user error (unknown name, bad value, missing or corrupt checkpoint, occupied ``--out``) prints
+one line ``error: …`` and exits with code 2, without touching existing files.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import api
+from .core.errors import DgmError, NonFiniteLossError
+from .models import CATALOGUE
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None
+)
+
+
+def _finish(result) -> None:
+    where = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
+    typer.echo(f"stopped at step {result.step}: {result.status}{where}", err=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Every model with its family and paper."""
+    for entry in CATALOGUE.values():
+        typer.echo(f"{entry.name:<12} {entry.family:<15} {entry.paper}")
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="a name from `dgm list`")],
+    data: Annotated[
+        str, typer.Option(help="digits, grid25, ring8, spiral, moons, fashion-mnist, mnist")
+    ] = "digits",
+    out: Annotated[Path, typer.Option(help="run folder to create")] = Path("runs/run"),
+    steps: Annotated[int, typer.Option(help="training steps")] = 1000,
+    seed: Annotated[int, typer.Option()] = 0,
+    set_: Annotated[list[str], typer.Option("--set", help="config override key=value (repeatable)")] = [],  # noqa: B006
+    max_time: Annotated[
+        float | None, typer.Option(help="stop with a checkpoint after this many seconds")
+    ] = None,
+    eval_every: Annotated[
+        int, typer.Option(help="evaluate and draw samples every N steps (0: at the end)")
+    ] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="checkpoint every N steps (0: at the end)")] = 0,
+    data_dir: Annotated[str | None, typer.Option(help="folder with the data set's files")] = None,
+    accelerator: Annotated[str, typer.Option()] = "cpu",
+    devices: Annotated[int, typer.Option()] = 1,
+    precision: Annotated[str, typer.Option(help="32-true, bf16-mixed, 16-mixed, 64-true")] = "32-true",
+    strategy: Annotated[str, typer.Option(help="auto, ddp, ddp_spawn, …")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Train MODEL on a data set into a new run folder."""
+    result = api.train(
+        model, data, steps=steps, out=out, overrides=set_, seed=seed, data_dir=data_dir, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, max_time=max_time, accelerator=accelerator, devices=devices,
+        precision=precision, strategy=strategy, progress=not quiet,
+    )  # fmt: skip
+    _finish(result)
+
+
+@app.command()
+def resume(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    steps: Annotated[int | None, typer.Option(help="new total number of steps")] = None,
+    max_time: Annotated[
+        float | None, typer.Option(help="training-time budget in seconds, summed over resumes")
+    ] = None,
+    quiet: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Continue a run from its latest checkpoint, bit-exactly."""
+    _finish(api.resume(run, steps=steps, max_time=max_time, progress=not quiet))
+
+
+@app.command()
+def sample(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    n: Annotated[int, typer.Option("-n", help="number of samples")] = 64,
+    out: Annotated[Path, typer.Option(help=".png figure or .npy array")] = Path("samples.png"),
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Draw samples from a trained run."""
+    typer.echo(str(api.sample(run, n, out, seed=seed)))
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    k: Annotated[int, typer.Option("--k", help="importance samples for IWAE-k (latent models)")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Evaluate a run on its test split with the strongest metrics of its family."""
+    if k < 1:
+        raise DgmError(f"--k must be >= 1, got {k}")
+    metrics = api.evaluate(run, importance_samples=k, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            typer.echo(f"{key:<24} {value:.4f}" if isinstance(value, float) else f"{key:<24} {value}")
+
+
+@app.command()
+def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
+    """Write RUN/report.html: samples, loss curves, final metrics."""
+    typer.echo(str(api.report(run)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dgm`` script; returns the exit code."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="dgm")
+    except NonFiniteLossError as error:
+        typer.echo(f"error: {error}", err=True)
+        return 1
+    except DgmError as error:
+        typer.echo(f"error: {error}", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        return 2
+    except typer.TyperException as error:  # usage errors: unknown option, missing argument, bad type
+        typer.echo(f"error: {error.format_message()}", err=True)
+        return 2
+    except typer.Exit as done:
+        return done.exit_code
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Contracts, errors, configuration parsing and seeding: the layer everything else builds on."""

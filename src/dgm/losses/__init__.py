@@ -1,0 +1,1 @@
+"""Objectives, separate from architectures: evidence bounds and adversarial divergences."""

@@ -1,0 +1,37 @@
+"""Small convolutional encoders and decoders for C×H×W images with H, W divisible by 4.
+
+Two stride-2 stages: H×W -> H/2×W/2 -> H/4×W/4 and back. Sized for 8×8 digits and 28×28/32×32
+images on a CPU.
+"""
+
+from torch import nn
+
+from .mlp import Reshape
+
+
+def conv_encoder(shape: tuple[int, int, int], out_features: int, width: int = 32) -> nn.Sequential:
+    """(B, C, H, W) -> (B, out_features)."""
+    channels, height, wide = shape
+    return nn.Sequential(
+        nn.Conv2d(channels, width, 4, stride=2, padding=1),  # (B, width, H/2, W/2)
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # (B, 2width, H/4, W/4)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),  # (B, 2width * H/4 * W/4)
+        nn.Linear(2 * width * (height // 4) * (wide // 4), out_features),
+    )
+
+
+def conv_decoder(in_features: int, shape: tuple[int, int, int], width: int = 32) -> nn.Sequential:
+    """(B, in_features) -> (B, C, H, W) unnormalised outputs."""
+    channels, height, wide = shape
+    return nn.Sequential(
+        nn.Linear(in_features, 2 * width * (height // 4) * (wide // 4)),
+        Reshape(2 * width, height // 4, wide // 4),  # (B, 2width, H/4, W/4)
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),  # (B, width, H/2, W/2)
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1),  # (B, C, H, W)
+    )

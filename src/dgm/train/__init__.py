@@ -1,0 +1,6 @@
+"""The one training loop, its checkpoints and its logs. Model-agnostic: it only knows ``Trainable``."""
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .loop import LoopOptions, TrainResult, fit
+
+__all__ = ["LoopOptions", "TrainResult", "fit", "latest_checkpoint", "load_checkpoint", "save_checkpoint"]

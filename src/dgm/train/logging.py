@@ -1,0 +1,42 @@
+"""``metrics.jsonl`` (one JSON object per line) and the live progress bar."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl``. Lines are ``{"step": n, "kind": "train"|"eval", ...}``."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = Path(path)
+        self.enabled = enabled
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step`` (work lost since the checkpoint being resumed)."""
+        if not self.enabled or not self.path.exists():
+            return
+        kept = [
+            line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step
+        ]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.enabled:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def make_progress(enabled: bool) -> Progress:
+    """A rich progress bar whose ``losses`` field shows the latest losses."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+        disable=not enabled,
+        transient=False,
+    )

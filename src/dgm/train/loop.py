@@ -1,0 +1,217 @@
+"""The one training loop: Fabric, batches, ``train_step``, logs, evaluation, checkpoints, resume.
+
+The loop knows a model only through ``Trainable`` (``batch_size``, ``optimizers()``,
+``train_step``) plus two optional attributes: ``binarize_data`` (draw Bernoulli(x) for each batch)
+and nothing else. Evaluation and sample figures come in as one callable.
+
+Exactness: everything random in training flows from the seeded global generators and the batch
+stream's own generator; all of them are saved in every checkpoint, and evaluation runs under
+``torch.random.fork_rng`` so it never disturbs them. Resuming from step N therefore replays steps
+N+1, N+2, … bit for bit on the same machine.
+"""
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+
+from ..core.errors import ConfigError, NonFiniteLossError
+from ..core.seed import capture_rng_state, restore_rng_state, seed_everything
+from ..data import BatchStream
+from .checkpoint import latest_checkpoint, load_checkpoint, load_model_state, save_checkpoint
+from .logging import MetricsLog, make_progress
+
+Evaluate = Callable[[torch.nn.Module, Path | None], dict[str, float]]
+"""``evaluate(model, samples_png_or_None) -> metrics``; writes a sample figure when given a path."""
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    steps: int
+    eval_every: int = 0  # 0: evaluate only at the end
+    checkpoint_every: int = 0  # 0: checkpoint only at the end
+    max_time: float | None = None  # seconds of training wall time, summed over resumes
+    accelerator: str = "cpu"
+    devices: int = 1
+    precision: str = "32-true"
+    strategy: str = "auto"
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    step: int
+    status: str  # "completed", "time budget spent", "interrupted by SIGINT"/"SIGTERM"
+    checkpoint: Path | None
+
+
+class _StopSignals:
+    """Turn SIGINT/SIGTERM into a flag checked between steps, then restore the old handlers."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _make_fabric(options: LoopOptions) -> Fabric:
+    try:
+        return Fabric(
+            accelerator=options.accelerator,
+            devices=options.devices,
+            precision=options.precision,
+            strategy=options.strategy,
+        )
+    except (ValueError, RuntimeError, TypeError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigError(f"cannot set up Fabric with {options}: {first}") from None
+
+
+def _all_finite(losses: dict[str, float]) -> bool:
+    return all(math.isfinite(value) for value in losses.values())
+
+
+def fit(
+    run_dir: Path,
+    build_model: Callable[[], torch.nn.Module],
+    train_data: torch.Tensor,
+    seed: int,
+    options: LoopOptions,
+    evaluate: Evaluate,
+    resume: bool = False,
+) -> TrainResult:
+    """Train ``build_model()`` on ``train_data`` until ``options.steps``; see the module docstring.
+
+    ``train_data``: (N, *D) floats. Returns the final step, why training stopped, and the last
+    checkpoint. Only global rank 0 writes to ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    fabric = _make_fabric(options)
+    fabric.launch()
+    rank, world_size = fabric.global_rank, fabric.world_size
+    writer = rank == 0
+
+    # 1. Build the model identically on every rank, then give each rank its own noise stream.
+    seed_everything(seed)
+    wrapped = fabric.setup_module(build_model())  # moves, converts precision, syncs replicas
+    model = wrapped.module
+    raw_optimizers = model.optimizers()
+    wrapped_optimizers = fabric.setup_optimizers(*raw_optimizers.values())
+    if len(raw_optimizers) == 1:
+        wrapped_optimizers = (wrapped_optimizers,)
+    optimizers = dict(zip(raw_optimizers, wrapped_optimizers, strict=True))
+    if rank > 0:
+        seed_everything(seed + 1_000_003 * rank)
+    stream = BatchStream(
+        train_data, model.batch_size, seed, getattr(model, "binarize_data", False), rank, world_size
+    )
+
+    # 2. Resume: weights, optimizer moments, data position and every RNG state.
+    step, elapsed = 0, 0.0
+    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=writer)
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        model_state, optim_states, state = load_checkpoint(checkpoint)
+        load_model_state(model, model_state, checkpoint)
+        for name, optimizer in raw_optimizers.items():
+            optimizer.load_state_dict(optim_states[name])
+        stream.load_state_dict(state["data"])
+        restore_rng_state(state["rng"])
+        step, elapsed = state["step"], state["elapsed_s"]
+    metrics.truncate_after(step)
+
+    def sync_grads() -> None:
+        if world_size > 1:
+            for parameter in model.parameters():
+                if parameter.grad is not None:
+                    parameter.grad.copy_(fabric.all_reduce(parameter.grad, reduce_op="mean"))
+
+    def backward(loss: torch.Tensor) -> None:
+        fabric.backward(loss)
+        sync_grads()
+
+    def save(at_step: int) -> Path | None:
+        replica_sums = fabric.all_gather(
+            torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
+        )
+        if not writer:
+            return None
+        state = {
+            "elapsed_s": elapsed,
+            "data": stream.state_dict(),
+            "rng": capture_rng_state(),
+            "world_size": world_size,
+            "replica_param_checksums": replica_sums.reshape(-1).tolist(),
+        }
+        return save_checkpoint(run_dir, at_step, model, raw_optimizers, state)
+
+    def run_eval(at_step: int) -> None:
+        if not writer:
+            return
+        model.eval()
+        samples_path = run_dir / "samples" / f"step-{at_step}.png"
+        samples_path.parent.mkdir(parents=True, exist_ok=True)
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            results = evaluate(model, samples_path)
+        metrics.write({"step": at_step, "kind": "eval", **results})
+        model.train()
+
+    # 3. Steps: one train_step each, logged; evaluation and checkpoints on their schedules.
+    status, last_saved, last_eval = "completed", None, None
+    checkpoint_path: Path | None = None
+    started = time.perf_counter() - elapsed
+    model.train()
+    with _StopSignals() as signals, make_progress(options.progress and writer) as progress:
+        task = progress.add_task(run_dir.name, total=options.steps, completed=step, losses="")
+        while step < options.steps:
+            stop = signals.received is not None or (
+                options.max_time is not None and elapsed >= options.max_time
+            )
+            if world_size > 1:
+                stop = bool(fabric.all_reduce(torch.tensor(float(stop)), reduce_op="sum").item())
+            if stop:
+                status = f"interrupted by {signals.received}" if signals.received else "time budget spent"
+                break
+            batch = fabric.to_device(next(stream))
+            with fabric.autocast():
+                losses = model.train_step(batch, optimizers, backward)
+            if not _all_finite(losses):
+                kept = latest_checkpoint(run_dir)
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {step + 1}: {losses}; kept the last good checkpoint {kept}"
+                )
+            step += 1
+            elapsed = time.perf_counter() - started
+            metrics.write({"step": step, "kind": "train", "elapsed_s": round(elapsed, 3), **losses})
+            progress.update(task, completed=step, losses=" ".join(f"{k}={v:.4g}" for k, v in losses.items()))
+            if options.eval_every and step % options.eval_every == 0:
+                run_eval(step)
+                last_eval = step
+            if options.checkpoint_every and step % options.checkpoint_every == 0:
+                checkpoint_path, last_saved = save(step), step
+    if last_eval != step:
+        run_eval(step)
+    if last_saved != step:
+        checkpoint_path = save(step)
+    return TrainResult(step, status, checkpoint_path)
