@@ -65,9 +65,7 @@ def make_evaluator(dataset: Dataset, run_dir: Path, max_examples: int | None, im
             save_samples_figure(model.sample(64).float().cpu(), samples_path, dataset.test[:2000])
             if hasattr(model, "encode") and test.dim() == 4:
                 rows = latent_interpolation(model, test[:8], test[8:16], num_steps=10)  # (8, 10, C, H, W)
-                save_image_grid(
-                    rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10
-                )
+                save_image_grid(rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10)
         return metrics
 
     return evaluate

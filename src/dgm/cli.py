@@ -15,9 +15,7 @@ from . import api
 from .core.errors import DgmError, NonFiniteLossError
 from .models import CATALOGUE
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None
-)
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
 def _finish(result) -> None:
@@ -35,19 +33,13 @@ def list_models() -> None:
 @app.command()
 def train(
     model: Annotated[str, typer.Argument(help="a name from `dgm list`")],
-    data: Annotated[
-        str, typer.Option(help="digits, grid25, ring8, spiral, moons, fashion-mnist, mnist")
-    ] = "digits",
+    data: Annotated[str, typer.Option(help="digits, grid25, ring8, spiral, moons, fashion-mnist, mnist")] = "digits",
     out: Annotated[Path, typer.Option(help="run folder to create")] = Path("runs/run"),
     steps: Annotated[int, typer.Option(help="training steps")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,
     set_: Annotated[list[str], typer.Option("--set", help="config override key=value (repeatable)")] = [],  # noqa: B006
-    max_time: Annotated[
-        float | None, typer.Option(help="stop with a checkpoint after this many seconds")
-    ] = None,
-    eval_every: Annotated[
-        int, typer.Option(help="evaluate and draw samples every N steps (0: at the end)")
-    ] = 0,
+    max_time: Annotated[float | None, typer.Option(help="stop with a checkpoint after this many seconds")] = None,
+    eval_every: Annotated[int, typer.Option(help="evaluate and draw samples every N steps (0: at the end)")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="checkpoint every N steps (0: at the end)")] = 0,
     data_dir: Annotated[str | None, typer.Option(help="folder with the data set's files")] = None,
     accelerator: Annotated[str, typer.Option()] = "cpu",
@@ -69,9 +61,7 @@ def train(
 def resume(
     run: Annotated[Path, typer.Argument(help="run folder")],
     steps: Annotated[int | None, typer.Option(help="new total number of steps")] = None,
-    max_time: Annotated[
-        float | None, typer.Option(help="training-time budget in seconds, summed over resumes")
-    ] = None,
+    max_time: Annotated[float | None, typer.Option(help="training-time budget in seconds, summed over resumes")] = None,
     quiet: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Continue a run from its latest checkpoint, bit-exactly."""

@@ -60,6 +60,4 @@ def load_moons() -> Dataset:
     points, labels = make_moons(NUM_TRAIN + NUM_TEST, noise=0.05, random_state=0)
     points = torch.tensor(points, dtype=torch.float32)  # (n, 2)
     labels = torch.tensor(labels, dtype=torch.int64)
-    return Dataset(
-        "moons", "points", points[:NUM_TRAIN], points[NUM_TRAIN:], labels[:NUM_TRAIN], labels[NUM_TRAIN:]
-    )
+    return Dataset("moons", "points", points[:NUM_TRAIN], points[NUM_TRAIN:], labels[:NUM_TRAIN], labels[NUM_TRAIN:])

@@ -48,9 +48,7 @@ def iwae_log_likelihood(model, x: torch.Tensor, num_samples: int, chunk_size: in
     while remaining > 0:
         size = min(chunk_size, remaining)
         z = posterior.sample((size,))  # (size, B, Z)
-        log_weights.append(
-            model.decode(z).log_prob(x) + prior.log_prob(z) - posterior.log_prob(z)
-        )  # (size, B)
+        log_weights.append(model.decode(z).log_prob(x) + prior.log_prob(z) - posterior.log_prob(z))  # (size, B)
         remaining -= size
     return iwae_bound(torch.cat(log_weights))  # (B,)
 

@@ -24,9 +24,7 @@ def raster_mask(kernel_size: int, mask_type: Literal["A", "B"]) -> torch.Tensor:
 class MaskedConv2d(nn.Conv2d):
     """A same-padded ``Conv2d`` whose kernel is multiplied by a raster mask on every call."""
 
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, mask_type: Literal["A", "B"]
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: Literal["A", "B"]) -> None:
         if mask_type not in ("A", "B"):
             raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)

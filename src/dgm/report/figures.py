@@ -18,9 +18,7 @@ def image_grid(images: torch.Tensor, num_columns: int | None = None, padding: in
     n, channels, height, width = images.shape
     cols = num_columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    grid = np.ones(
-        (rows * (height + padding) + padding, cols * (width + padding) + padding, channels), np.float32
-    )
+    grid = np.ones((rows * (height + padding) + padding, cols * (width + padding) + padding, channels), np.float32)
     for index in range(n):
         r, c = divmod(index, cols)
         top, left = padding + r * (height + padding), padding + c * (width + padding)
@@ -28,9 +26,7 @@ def image_grid(images: torch.Tensor, num_columns: int | None = None, padding: in
     return (grid * 255).round().astype(np.uint8)
 
 
-def save_image_grid(
-    images: torch.Tensor, path: Path, num_columns: int | None = None, min_size: int = 256
-) -> None:
+def save_image_grid(images: torch.Tensor, path: Path, num_columns: int | None = None, min_size: int = 256) -> None:
     """Write a grid of images as a PNG, upscaled with nearest neighbours so 8×8 digits are visible."""
     grid = image_grid(images, num_columns)
     scale = max(1, math.ceil(min_size / max(grid.shape[:2])))

@@ -50,8 +50,7 @@ def run_section(run_dir: Path, heading_level: int = 2) -> str:
     save_loss_curves(records, loss_png)
     parts = [
         f"<h{heading_level}>{html.escape(config['model'])} on {html.escape(config['data'])}</h{heading_level}>",
-        f"<p>run folder <code>{html.escape(str(run_dir))}</code>, seed {config['seed']}, "
-        f"steps {config['steps']}</p>",
+        f"<p>run folder <code>{html.escape(str(run_dir))}</code>, seed {config['seed']}, steps {config['steps']}</p>",
         "<h4>Final metrics</h4>",
         _metrics_table(final_metrics(run_dir)),
     ]

@@ -115,9 +115,7 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, dict
     except (OSError, ValueError, SafetensorError) as error:
         raise CheckpointError(f"checkpoint {path} is missing or corrupt: {error}") from None
     optim_plain = state.pop("optimizers", {})
-    optimizers = {
-        name: _unflatten_optimizer(name, optim_tensors, plain) for name, plain in optim_plain.items()
-    }
+    optimizers = {name: _unflatten_optimizer(name, optim_tensors, plain) for name, plain in optim_plain.items()}
     return model_state, optimizers, state
 
 

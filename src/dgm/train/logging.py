@@ -18,9 +18,7 @@ class MetricsLog:
         """Drop lines logged after ``step`` (work lost since the checkpoint being resumed)."""
         if not self.enabled or not self.path.exists():
             return
-        kept = [
-            line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step
-        ]
+        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
         self.path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:

@@ -122,9 +122,7 @@ def fit(
     optimizers = dict(zip(raw_optimizers, wrapped_optimizers, strict=True))
     if rank > 0:
         seed_everything(seed + 1_000_003 * rank)
-    stream = BatchStream(
-        train_data, model.batch_size, seed, getattr(model, "binarize_data", False), rank, world_size
-    )
+    stream = BatchStream(train_data, model.batch_size, seed, getattr(model, "binarize_data", False), rank, world_size)
 
     # 2. Resume: weights, optimizer moments, data position and every RNG state.
     step, elapsed = 0, 0.0
@@ -151,9 +149,7 @@ def fit(
         sync_grads()
 
     def save(at_step: int) -> Path | None:
-        replica_sums = fabric.all_gather(
-            torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
-        )
+        replica_sums = fabric.all_gather(torch.stack([p.detach().double().sum() for p in model.parameters()]).sum())
         if not writer:
             return None
         state = {
@@ -185,9 +181,7 @@ def fit(
     with _StopSignals() as signals, make_progress(options.progress and writer) as progress:
         task = progress.add_task(run_dir.name, total=options.steps, completed=step, losses="")
         while step < options.steps:
-            stop = signals.received is not None or (
-                options.max_time is not None and elapsed >= options.max_time
-            )
+            stop = signals.received is not None or (options.max_time is not None and elapsed >= options.max_time)
             if world_size > 1:
                 stop = bool(fabric.all_reduce(torch.tensor(float(stop)), reduce_op="sum").item())
             if stop:

@@ -67,12 +67,8 @@ class GAN(nn.Module):
         data_dim = math.prod(data_shape)
         if use_conv:
             if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
-                raise ValueError(
-                    f"conv GAN needs (C, H, W) images with H, W divisible by 4, got {data_shape}"
-                )
-            self.generator = nn.Sequential(
-                conv_decoder(config.latent_dim, data_shape, config.conv_width), nn.Sigmoid()
-            )
+                raise ValueError(f"conv GAN needs (C, H, W) images with H, W divisible by 4, got {data_shape}")
+            self.generator = nn.Sequential(conv_decoder(config.latent_dim, data_shape, config.conv_width), nn.Sigmoid())
             self.critic = nn.Sequential(conv_encoder(data_shape, 1, config.conv_width), nn.Flatten(0))
         else:
             layers = [

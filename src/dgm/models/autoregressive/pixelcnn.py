@@ -39,9 +39,7 @@ class PixelCNNConfig:
             self.channels >= 2 and self.channels % 2 == 0,
             f"channels must be even and >= 2, got {self.channels}",
         )
-        check(
-            self.num_residual_blocks >= 0, f"num_residual_blocks must be >= 0, got {self.num_residual_blocks}"
-        )
+        check(self.num_residual_blocks >= 0, f"num_residual_blocks must be >= 0, got {self.num_residual_blocks}")
         check(self.first_kernel_size % 2 == 1, f"first_kernel_size must be odd, got {self.first_kernel_size}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")

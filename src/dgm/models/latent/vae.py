@@ -31,9 +31,7 @@ class VAEConfig:
     latent_dim: int = 16
     hidden_dim: int = 256
     num_hidden_layers: int = 2
-    decoder: Literal["auto", "bernoulli", "gaussian"] = (
-        "auto"  # auto: Bernoulli for images, Gaussian for points
-    )
+    decoder: Literal["auto", "bernoulli", "gaussian"] = "auto"  # auto: Bernoulli for images, Gaussian for points
     batch_size: int = 64
     learning_rate: float = 1e-3
 
@@ -63,9 +61,7 @@ class VAE(nn.Module):
         data_dim = math.prod(data_shape)
         outputs_per_dim = 1 if self.decoder_kind == "bernoulli" else 2
         self.encoder = mlp(data_dim, config.hidden_dim, 2 * config.latent_dim, config.num_hidden_layers)
-        self.decoder = mlp(
-            config.latent_dim, config.hidden_dim, outputs_per_dim * data_dim, config.num_hidden_layers
-        )
+        self.decoder = mlp(config.latent_dim, config.hidden_dim, outputs_per_dim * data_dim, config.num_hidden_layers)
         self.register_buffer("prior_loc", torch.zeros(config.latent_dim))
 
     def prior(self) -> Distribution:
