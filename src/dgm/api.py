@@ -170,6 +170,7 @@ def resume(
     if target <= done:
         raise ConfigError(f"--steps must be larger than the {done} steps already trained, got {target}")
     record = {**record, "steps": target, "max_time": max_time if max_time is not None else record["max_time"]}
+    load_checkpoint(checkpoint)  # a corrupt checkpoint fails here, before config.json is rewritten
     if not is_secondary_process():
         (run_dir / "config.json").write_text(json.dumps(record, indent=2))
     return _run(run_dir, record, resume=True, progress=progress)

@@ -1,0 +1,51 @@
+"""Helpers for tests that drive the ``dgm`` command line in a subprocess."""
+
+import contextlib
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+
+def dgm_process(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``dgm ARGS`` as a user would: a fresh Python process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "dgm.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def dgm(*args: str) -> subprocess.CompletedProcess:
+    """Run ``dgm ARGS`` through the same entry point inside this process (no interpreter start-up)."""
+    from dgm.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())
+
+
+def folder_fingerprint(folder: Path) -> dict[str, str]:
+    """sha1 of every file under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def train_losses(run_dir: Path, first: int = 1) -> list[dict]:
+    """The training records of ``metrics.jsonl`` from step ``first`` on, without wall-clock times."""
+    records = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in r.items() if k != "elapsed_s"} for r in records if r["kind"] == "train" and r["step"] >= first
+    ]
+
+
+def same_tensors(path_a: Path, path_b: Path) -> bool:
+    a, b = load_file(path_a), load_file(path_b)
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
