@@ -1,7 +1,7 @@
 """The Python API behind the CLI: train, resume, load, sample, evaluate and report runs.
 
 >>> import dgm
->>> dgm.train("vae", "digits", steps=200, out="runs/vae")        # doctest: +SKIP
+>>> dgm.train_model("vae", "digits", steps=200, out="runs/vae")      # doctest: +SKIP
 >>> model = dgm.load("runs/vae")                                   # doctest: +SKIP
 >>> images = model.sample(16)                                      # doctest: +SKIP
 
@@ -102,7 +102,7 @@ def _run(run_dir: Path, record: dict[str, Any], resume: bool, progress: bool) ->
     return fit(run_dir, factory, dataset.train, record["seed"], options, evaluator, resume=resume)
 
 
-def train(
+def train_model(
     model: str,
     data: str,
     *,

@@ -49,7 +49,7 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Train MODEL on a data set into a new run folder."""
-    result = api.train(
+    result = api.train_model(
         model, data, steps=steps, out=out, overrides=set_, seed=seed, data_dir=data_dir, eval_every=eval_every,
         checkpoint_every=checkpoint_every, max_time=max_time, accelerator=accelerator, devices=devices,
         precision=precision, strategy=strategy, progress=not quiet,

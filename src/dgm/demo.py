@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{name}: training on digits for up to {args.seconds:.0f} s -> {run_dir}")
             started = time.perf_counter()
-            result = api.train(
+            result = api.train_model(
                 name, "digits", steps=steps, out=run_dir, overrides=overrides, seed=0,
                 max_time=args.seconds, eval_every=0, checkpoint_every=0, progress=True,
             )  # fmt: skip
