@@ -62,7 +62,8 @@ def make_evaluator(dataset: Dataset, run_dir: Path, max_examples: int | None, im
         test = test_data_for(model, dataset)[:max_examples].to(device)
         metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std)
         if samples_path is not None:
-            save_samples_figure(model.sample(64).float().cpu(), samples_path, dataset.test[:2000])
+            count = 64 if test.dim() == 2 or test.shape[-1] * test.shape[-2] <= 256 else 16  # pixel-by-pixel samplers
+            save_samples_figure(model.sample(count).float().cpu(), samples_path, dataset.test[:2000])
             if hasattr(model, "encode") and test.dim() == 4:
                 rows = latent_interpolation(model, test[:8], test[8:16], num_steps=10)  # (8, 10, C, H, W)
                 save_image_grid(rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10)

@@ -17,21 +17,20 @@ def bits_per_dim(nll_nats: float, num_dims: int) -> float:
 
 
 @torch.no_grad()
+def _mean_over_batches(per_example, data: torch.Tensor, batch_size: int) -> float:
+    """Mean of ``per_example(chunk) -> (b,)`` over ``data`` (N, *D), in float64."""
+    total = sum(per_example(chunk).double().sum().item() for chunk in data.split(batch_size))
+    return total / len(data)
+
+
 def mean_log_prob(model, data: torch.Tensor, batch_size: int = 256) -> float:
     """Mean exact log p(x) in nats over ``data`` (N, *D) for a ``DensityModel``."""
-    total = 0.0
-    for chunk in data.split(batch_size):
-        total += model.log_prob(chunk).double().sum().item()
-    return total / len(data)
+    return _mean_over_batches(model.log_prob, data, batch_size)
 
 
-@torch.no_grad()
 def mean_elbo(model, data: torch.Tensor, batch_size: int = 256) -> float:
     """Mean one-sample ELBO in nats over ``data`` for a ``LatentVariableModel``."""
-    total = 0.0
-    for chunk in data.split(batch_size):
-        total += model.elbo(chunk).double().sum().item()
-    return total / len(data)
+    return _mean_over_batches(model.elbo, data, batch_size)
 
 
 @torch.no_grad()
@@ -55,7 +54,4 @@ def iwae_log_likelihood(model, x: torch.Tensor, num_samples: int, chunk_size: in
 
 def mean_iwae_log_likelihood(model, data: torch.Tensor, num_samples: int, batch_size: int = 64) -> float:
     """Mean IWAE-k estimate of log p(x) in nats over ``data``."""
-    total = 0.0
-    for chunk in data.split(batch_size):
-        total += iwae_log_likelihood(model, chunk, num_samples).double().sum().item()
-    return total / len(data)
+    return _mean_over_batches(lambda chunk: iwae_log_likelihood(model, chunk, num_samples), data, batch_size)
