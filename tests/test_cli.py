@@ -103,6 +103,7 @@ def _assert_user_error(result, expected: str):
         (["train", "vae", "--steps", "0"], "--steps must be >= 1"),
         (["train", "vae", "--steps", "many"], "'--steps'"),
         (["train", "vae", "--data", "mnist", "--steps", "1"], "--data-dir"),
+        (["train", "vae", "--accelerator", "tpu", "--steps", "1"], "cannot run accelerator=tpu"),
         (["resume", "no/such/run"], "expected a run folder"),
         (["sample", "no/such/run"], "expected a run folder"),
         (["eval", "no/such/run"], "expected a run folder"),

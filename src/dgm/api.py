@@ -27,7 +27,7 @@ from .eval.latent import latent_interpolation
 from .models import build_model, check_data_kind, get_entry, make_config
 from .report.figures import save_image_grid, save_samples_figure
 from .report.html import write_report
-from .train import LoopOptions, TrainResult, fit, latest_checkpoint, load_checkpoint
+from .train import LoopOptions, TrainResult, fit, latest_checkpoint, load_checkpoint, make_fabric
 from .train.checkpoint import load_model_state
 
 PERIODIC_EVAL_EXAMPLES = 1000  # evaluation during training uses at most this many test examples
@@ -132,6 +132,7 @@ def train_model(
         raise ConfigError(f"{model} cannot be built for {data} {dataset.shape}: {error}") from None
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
+    make_fabric(LoopOptions(steps, accelerator=accelerator, devices=devices, precision=precision, strategy=strategy))
     out = Path(out)
     record = {
         "model": entry.name,

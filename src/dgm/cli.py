@@ -4,7 +4,6 @@ A user error (unknown name, bad value, missing or corrupt checkpoint, occupied `
 one line ``error: …`` and exits with code 2, without touching existing files.
 """
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,11 +13,14 @@ import typer
 from . import api
 from .core.errors import DgmError, NonFiniteLossError
 from .models import CATALOGUE
+from .train.logging import json_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
 def _finish(result) -> None:
+    if api.is_secondary_process():
+        return
     where = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
     typer.echo(f"stopped at step {result.step}: {result.status}{where}", err=True)
 
@@ -91,7 +93,7 @@ def evaluate(
         raise DgmError(f"--k must be >= 1, got {k}")
     metrics = api.evaluate(run, importance_samples=k, seed=seed)
     if as_json:
-        typer.echo(json.dumps(metrics))
+        typer.echo(json_line(metrics))
     else:
         for key, value in metrics.items():
             typer.echo(f"{key:<24} {value:.4f}" if isinstance(value, float) else f"{key:<24} {value}")

@@ -1,10 +1,17 @@
 """``metrics.jsonl`` (one JSON object per line) and the live progress bar."""
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """Strict JSON of a flat record: non-finite numbers (e.g. an undefined KL) become null."""
+    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+    return json.dumps(clean, allow_nan=False)
 
 
 class MetricsLog:
@@ -24,7 +31,7 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
             with open(self.path, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(json_line(record) + "\n")
 
 
 def make_progress(enabled: bool) -> Progress:

@@ -74,7 +74,11 @@ class _StopSignals:
             signal.signal(sig, handler)
 
 
-def _make_fabric(options: LoopOptions) -> Fabric:
+def make_fabric(options: LoopOptions) -> Fabric:
+    """Fabric for these options; a combination the machine cannot run is a ``ConfigError``.
+
+    Constructing Fabric launches nothing, so callers use this to check options before any work.
+    """
     try:
         return Fabric(
             accelerator=options.accelerator,
@@ -84,7 +88,8 @@ def _make_fabric(options: LoopOptions) -> Fabric:
         )
     except (ValueError, RuntimeError, TypeError) as error:
         first = str(error).strip().splitlines()[0]
-        raise ConfigError(f"cannot set up Fabric with {options}: {first}") from None
+        what = f"accelerator={options.accelerator} devices={options.devices} precision={options.precision}"
+        raise ConfigError(f"cannot run {what} strategy={options.strategy}: {first}") from None
 
 
 def _all_finite(losses: dict[str, float]) -> bool:
@@ -106,7 +111,7 @@ def fit(
     checkpoint. Only global rank 0 writes to ``run_dir``.
     """
     run_dir = Path(run_dir)
-    fabric = _make_fabric(options)
+    fabric = make_fabric(options)
     fabric.launch()
     rank, world_size = fabric.global_rank, fabric.world_size
     writer = rank == 0
