@@ -86,7 +86,7 @@ def make_fabric(options: LoopOptions) -> Fabric:
             precision=options.precision,
             strategy=options.strategy,
         )
-    except (ValueError, RuntimeError, TypeError) as error:
+    except (ValueError, RuntimeError, TypeError, ImportError) as error:
         first = str(error).strip().splitlines()[0]
         what = f"accelerator={options.accelerator} devices={options.devices} precision={options.precision}"
         raise ConfigError(f"cannot run {what} strategy={options.strategy}: {first}") from None
