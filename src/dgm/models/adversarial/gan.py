@@ -39,7 +39,7 @@ class GANConfig:
     num_critic_steps: int = 1  # k in Algorithm 1
     generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
     optimizer: Literal["adam", "sgd"] = "adam"
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-3
     momentum: float = 0.5  # SGD momentum, or Adam's β1
     batch_size: int = 64  # m in Algorithm 1
 
