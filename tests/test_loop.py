@@ -133,3 +133,13 @@ def test_two_process_ddp_keeps_replicas_equal(tmp_path):
     assert dgm.train_model("vae", "digits", steps=12, out=single).step == 12
     single_state = json.loads((single / "checkpoints/step-12/state.json").read_text())
     assert single_state["replica_param_checksums"][0] != first  # DDP saw twice the data per step
+
+
+def test_resume_drops_lines_after_the_checkpoint_and_a_line_cut_by_a_crash(tmp_path):
+    data = torch.randn(64, 3)
+    fit(tmp_path, _Linear, data, 0, LoopOptions(steps=5, checkpoint_every=2, progress=False), _no_eval)
+    (tmp_path / "checkpoints/step-5").rename(tmp_path / "checkpoints/.tmp-step-5-killed")  # as if killed at 5
+    with open(tmp_path / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 6, "kind": "tra')
+    fit(tmp_path, _Linear, data, 0, LoopOptions(steps=6, checkpoint_every=2, progress=False), _no_eval, resume=True)
+    assert [r["step"] for r in train_losses(tmp_path)] == [1, 2, 3, 4, 5, 6]

@@ -20,18 +20,33 @@ class MetricsLog:
     def __init__(self, path: Path, enabled: bool = True) -> None:
         self.path = Path(path)
         self.enabled = enabled
+        self._handle = None
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (work lost since the checkpoint being resumed)."""
+        """Drop lines logged after ``step`` (work lost since the checkpoint being resumed), and a
+        last line cut short by a crash."""
         if not self.enabled or not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
         self.path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one line; the file stays open, line-buffered, so every line reaches the OS at once."""
         if self.enabled:
-            with open(self.path, "a") as handle:
-                handle.write(json_line(record) + "\n")
+            if self._handle is None:
+                self._handle = open(self.path, "a", buffering=1)  # noqa: SIM115 -- closed by close()
+            self._handle.write(json_line(record) + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def make_progress(enabled: bool) -> Progress:

@@ -10,6 +10,7 @@ stream's own generator; all of them are saved in every checkpoint, and evaluatio
 N+1, N+2, … bit for bit on the same machine.
 """
 
+import contextlib
 import math
 import signal
 import time
@@ -183,7 +184,8 @@ def fit(
     checkpoint_path: Path | None = None
     started = time.perf_counter() - elapsed
     model.train()
-    with _StopSignals() as signals, make_progress(options.progress and writer) as progress:
+    progress = make_progress(options.progress and writer)
+    with _StopSignals() as signals, progress, contextlib.closing(metrics):
         task = progress.add_task(run_dir.name, total=options.steps, completed=step, losses="")
         while step < options.steps:
             stop = signals.received is not None or (options.max_time is not None and elapsed >= options.max_time)
@@ -209,8 +211,8 @@ def fit(
                 last_eval = step
             if options.checkpoint_every and step % options.checkpoint_every == 0:
                 checkpoint_path, last_saved = save(step), step
-    if last_eval != step:
-        run_eval(step)
-    if last_saved != step:
-        checkpoint_path = save(step)
+        if last_eval != step:
+            run_eval(step)
+        if last_saved != step:
+            checkpoint_path = save(step)
     return TrainResult(step, status, checkpoint_path)
