@@ -125,7 +125,7 @@ def test_out_holding_another_run_is_refused_untouched(trained_vae):
 
 def test_errors_on_an_existing_run_leave_it_untouched(trained_vae, tmp_path):
     before = folder_fingerprint(trained_vae)
-    _assert_user_error(dgm("resume", trained_vae, "--steps", "10"), "larger than the 60 steps")
+    _assert_user_error(dgm("resume", trained_vae, "--steps", "10"), "pass --steps larger than 60")
     _assert_user_error(dgm("sample", trained_vae, "--out", tmp_path / "x.jpg"), "must end in .png or .npy")
     _assert_user_error(dgm("sample", trained_vae, "-n", "0", "--out", tmp_path / "x.png"), "-n must be >= 1")
     _assert_user_error(dgm("eval", trained_vae, "--k", "0"), "--k must be >= 1")
@@ -148,3 +148,16 @@ def test_corrupt_checkpoint_is_a_user_error(trained_vae, tmp_path):
     assert folder_fingerprint(run) == before
     (run / "config.json").write_text("{not json")
     _assert_user_error(dgm("eval", run), "is corrupt")
+
+
+def test_out_that_is_a_file_is_refused_untouched(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    _assert_user_error(dgm("train", "vae", "--steps", "1", "--out", target), "is a file")
+    assert target.read_text() == "keep me"
+
+
+def test_negative_schedules_are_refused(tmp_path):
+    _assert_user_error(dgm("train", "vae", "--eval-every", "-1", "--out", tmp_path / "x"), "--eval-every must be >= 0")
+    _assert_user_error(dgm("train", "vae", "--max-time", "0", "--out", tmp_path / "x"), "--max-time must be > 0")
+    assert not (tmp_path / "x").exists()

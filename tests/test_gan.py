@@ -149,3 +149,24 @@ def test_gan_covers_the_modes_of_ring8():
     message = f"{coverage}, within 0.3 of a mode: {near_a_mode:.3f}"
     assert coverage["modes_covered"] >= 6, message
     assert near_a_mode >= 0.6, message
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_algorithm_1_takes_k_critic_steps_on_k_minibatches_then_one_generator_step(optimizer):
+    model = build_model("gan", {"num_critic_steps": 3, "batch_size": 4, "optimizer": optimizer}, (2,))
+    optimizers = model.optimizers()
+    kind = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    assert all(isinstance(o, kind) for o in optimizers.values())
+    steps_taken = []
+    for name, opt in optimizers.items():
+        opt.register_step_post_hook(lambda *args, name=name: steps_taken.append(name))
+    critic_inputs = []
+    model.critic.register_forward_hook(lambda module, inputs, output: critic_inputs.append(inputs[0].detach()))
+    batch = torch.randn(12, 2)  # k·m examples
+    assert model.batch_size == 12
+    model.train_step(batch, optimizers, lambda loss: loss.backward())
+    assert steps_taken == ["critic", "critic", "critic", "generator"]
+    # critic calls: (real, fake) per critic step, then the fake of the generator step.
+    reals = critic_inputs[0:6:2]
+    assert len(critic_inputs) == 7
+    assert all(torch.equal(real, chunk) for real, chunk in zip(reals, batch.split(4), strict=True))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import dgm
 from dgm.core.errors import NonFiniteLossError
@@ -99,7 +100,8 @@ def test_kill_during_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
     assert dgm.resume(run, steps=30).step == 30
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_stop_signal_saves_a_checkpoint_and_exits_cleanly(tmp_path, stop_signal):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "dgm.cli", "train", "vae", "--steps", "10000000", "--out", str(run), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -108,10 +110,10 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
         (run / "metrics.jsonl").exists() and len((run / "metrics.jsonl").read_text().splitlines()) > 20
     ):
         time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop_signal)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
-    assert "interrupted by SIGTERM" in stderr and "Traceback" not in stderr
+    assert f"interrupted by {stop_signal.name}" in stderr and "Traceback" not in stderr
     last = train_losses(run)[-1]["step"]
     assert latest_checkpoint(run).name == f"step-{last}"
 
@@ -143,3 +145,31 @@ def test_resume_drops_lines_after_the_checkpoint_and_a_line_cut_by_a_crash(tmp_p
         handle.write('{"step": 6, "kind": "tra')
     fit(tmp_path, _Linear, data, 0, LoopOptions(steps=6, checkpoint_every=2, progress=False), _no_eval, resume=True)
     assert [r["step"] for r in train_losses(tmp_path)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_evaluation_does_not_disturb_the_training_random_stream(tmp_path):
+    """Run a evaluates at step 5 mid-run; run b checkpoints at 5 before its evaluation, then resumes."""
+    dgm.train_model("vae", "digits", steps=10, out=tmp_path / "a", eval_every=5)
+    dgm.train_model("vae", "digits", steps=5, out=tmp_path / "b")
+    dgm.resume(tmp_path / "b", steps=10)
+    assert train_losses(tmp_path / "a") == train_losses(tmp_path / "b")
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("64-true", torch.float64), ("bf16-mixed", torch.float32)])
+def test_precisions_train_and_evaluate(tmp_path, precision, dtype):
+    result = dgm.train_model("vae", "digits", steps=5, out=tmp_path / "run", precision=precision)
+    assert result.step == 5
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in train_losses(tmp_path / "run"))
+    weights = load_file(tmp_path / "run/checkpoints/step-5/model.safetensors")
+    assert weights["encoder.0.weight"].dtype == dtype
+    assert torch.isfinite(dgm.load(tmp_path / "run").elbo(torch.zeros(2, 1, 8, 8))).all()
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_scratch(tmp_path):
+    dgm.train_model("vae", "digits", steps=6, out=tmp_path / "whole")
+    dgm.train_model("vae", "digits", steps=6, out=tmp_path / "killed")
+    for path in (tmp_path / "killed/checkpoints").iterdir():  # as if SIGKILLed before any checkpoint
+        path.rename(path.with_name(".tmp-" + path.name))
+    assert dgm.resume(tmp_path / "killed").step == 6
+    assert train_losses(tmp_path / "whole") == train_losses(tmp_path / "killed")
+    assert not [p for p in (tmp_path / "killed/checkpoints").iterdir() if p.name.startswith(".tmp")]

@@ -3,10 +3,19 @@
 >>> import dgm
 >>> dgm.train_model("vae", "digits", steps=200, out="runs/vae")   # doctest: +SKIP
 >>> model = dgm.load("runs/vae")                                   # doctest: +SKIP
+
+The API functions are imported on first use, so ``import dgm`` (and ``dgm list``) stays quick.
 """
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .api import evaluate, load, report, resume, sample, train_model  # noqa: E402
-
 __all__ = ["__version__", "evaluate", "load", "report", "resume", "sample", "train_model"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("dgm.api"), name)
+    raise AttributeError(f"module 'dgm' has no attribute {name!r}")

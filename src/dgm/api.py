@@ -58,8 +58,8 @@ def make_evaluator(dataset: Dataset, run_dir: Path, max_examples: int | None, im
     """``evaluate(model, samples_path)`` for the loop: metrics, a sample figure, an interpolation grid."""
 
     def evaluate(model, samples_path: Path | None) -> dict[str, float]:
-        device = next(model.parameters()).device
-        test = test_data_for(model, dataset)[:max_examples].to(device)
+        parameter = next(model.parameters())
+        test = test_data_for(model, dataset)[:max_examples].to(parameter.device, parameter.dtype)
         metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std)
         if samples_path is not None:
             count = 64 if test.dim() == 2 or test.shape[-1] * test.shape[-2] <= 256 else 16  # pixel-by-pixel samplers
@@ -82,7 +82,16 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is corrupt: {error}") from None
 
 
-def _check_out_folder(out: Path, record: dict[str, Any]) -> None:
+def _write_config(run_dir: Path, record: dict[str, Any]) -> None:
+    """Write ``config.json`` atomically (temporary file, then rename)."""
+    tmp = run_dir / ".config.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, run_dir / "config.json")
+
+
+def _check_out_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} is a file; expected a new or empty folder")
     if not out.exists() or not any(out.iterdir()):
         return
     if (out / "config.json").exists():
@@ -126,12 +135,14 @@ def train_model(
     config = make_config(model, overrides if isinstance(overrides, dict) else list(overrides))
     dataset = load_dataset(data, data_dir)
     check_data_kind(model, dataset.kind)
-    try:
-        build_model(model, config, dataset.shape)
-    except ValueError as error:
-        raise ConfigError(f"{model} cannot be built for {data} {dataset.shape}: {error}") from None
+    build_model(model, config, dataset.shape)  # a shape the architecture cannot take fails here
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
+    for name, value in (("--eval-every", eval_every), ("--checkpoint-every", checkpoint_every)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0 (0: only at the end), got {value}")
+    if max_time is not None and max_time <= 0:
+        raise ConfigError(f"--max-time must be > 0 seconds, got {max_time}")
     make_fabric(LoopOptions(steps, accelerator=accelerator, devices=devices, precision=precision, strategy=strategy))
     out = Path(out)
     record = {
@@ -140,6 +151,7 @@ def train_model(
         "config": dataclasses.asdict(config),
         "data": data,
         "data_dir": data_dir,
+        "data_shape": list(dataset.shape),
         "seed": seed,
         "steps": steps,
         "eval_every": eval_every,
@@ -152,29 +164,32 @@ def train_model(
         "dgm_version": __version__,
     }
     if not is_secondary_process():
-        _check_out_folder(out, record)
+        _check_out_folder(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(record, indent=2))
+        _write_config(out, record)
     return _run(out, record, resume=False, progress=progress)
 
 
 def resume(
     run_dir: str | Path, steps: int | None = None, max_time: float | None = None, progress: bool = False
 ) -> TrainResult:
-    """Continue a run from its latest checkpoint, optionally to a new total of ``steps``."""
+    """Continue a run from its latest checkpoint, optionally to a new total of ``steps``.
+
+    A run killed before its first checkpoint starts again from step 0 with its recorded config.
+    """
     run_dir = Path(run_dir)
     record = _read_config(run_dir)
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise CheckpointError(f"expected a checkpoint under {run_dir}/checkpoints, found none")
-    done = int(checkpoint.name.split("-")[1])
+    done = _checkpoint_step(run_dir)
     target = steps if steps is not None else record["steps"]
     if target <= done:
-        raise ConfigError(f"--steps must be larger than the {done} steps already trained, got {target}")
+        raise ConfigError(f"{run_dir} has trained {done} of {record['steps']} steps; pass --steps larger than {done}")
+    if max_time is not None and max_time <= 0:
+        raise ConfigError(f"--max-time must be > 0 seconds, got {max_time}")
+    if done:
+        load(run_dir)  # a corrupt or mismatched checkpoint fails here, before config.json is rewritten
     record = {**record, "steps": target, "max_time": max_time if max_time is not None else record["max_time"]}
-    load_checkpoint(checkpoint)  # a corrupt checkpoint fails here, before config.json is rewritten
     if not is_secondary_process():
-        (run_dir / "config.json").write_text(json.dumps(record, indent=2))
+        _write_config(run_dir, record)
     return _run(run_dir, record, resume=True, progress=progress)
 
 
@@ -182,8 +197,12 @@ def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> torch.nn.
     """The trained model of a run (latest checkpoint), on the CPU in eval mode."""
     run_dir = Path(run_dir)
     record = _read_config(run_dir)
-    dataset = load_dataset(record["data"], record.get("data_dir"))
-    model = build_model(record["model"], make_config(record["model"], record["config"]), dataset.shape)
+    try:
+        shape = tuple(record["data_shape"])
+        config = make_config(record["model"], record["config"])
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{run_dir}/config.json is incomplete: missing {error}") from None
+    model = build_model(record["model"], config, shape)
     path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"expected a checkpoint under {run_dir}/checkpoints, found none")
@@ -198,8 +217,8 @@ def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0)
     record = _read_config(run_dir)
     model = load(run_dir)
     dataset = load_dataset(record["data"], record.get("data_dir"))
-    torch.manual_seed(seed)
-    with torch.no_grad():
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
         metrics = evaluate_model(
             model, test_data_for(model, dataset), importance_samples, dataset.modes, dataset.mode_std
         )
@@ -207,6 +226,7 @@ def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0)
 
 
 def _checkpoint_step(run_dir: Path) -> int:
+    """The step of the latest checkpoint, 0 when there is none."""
     path = latest_checkpoint(run_dir)
     return int(path.name.split("-")[1]) if path else 0
 

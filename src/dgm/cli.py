@@ -10,16 +10,21 @@ from typing import Annotated
 
 import typer
 
-from . import api
-from .core.errors import DgmError, NonFiniteLossError
+from .core.errors import ConfigError, DgmError, NonFiniteLossError
 from .models import CATALOGUE
-from .train.logging import json_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
+def _api():
+    """The API module, imported on first use so that ``dgm list`` and ``--help`` answer at once."""
+    from . import api
+
+    return api
+
+
 def _finish(result) -> None:
-    if api.is_secondary_process():
+    if _api().is_secondary_process():
         return
     where = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
     typer.echo(f"stopped at step {result.step}: {result.status}{where}", err=True)
@@ -51,7 +56,7 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Train MODEL on a data set into a new run folder."""
-    result = api.train_model(
+    result = _api().train_model(
         model, data, steps=steps, out=out, overrides=set_, seed=seed, data_dir=data_dir, eval_every=eval_every,
         checkpoint_every=checkpoint_every, max_time=max_time, accelerator=accelerator, devices=devices,
         precision=precision, strategy=strategy, progress=not quiet,
@@ -67,7 +72,7 @@ def resume(
     quiet: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Continue a run from its latest checkpoint, bit-exactly."""
-    _finish(api.resume(run, steps=steps, max_time=max_time, progress=not quiet))
+    _finish(_api().resume(run, steps=steps, max_time=max_time, progress=not quiet))
 
 
 @app.command()
@@ -78,7 +83,7 @@ def sample(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Draw samples from a trained run."""
-    typer.echo(str(api.sample(run, n, out, seed=seed)))
+    typer.echo(str(_api().sample(run, n, out, seed=seed)))
 
 
 @app.command("eval")
@@ -90,9 +95,11 @@ def evaluate(
 ) -> None:
     """Evaluate a run on its test split with the strongest metrics of its family."""
     if k < 1:
-        raise DgmError(f"--k must be >= 1, got {k}")
-    metrics = api.evaluate(run, importance_samples=k, seed=seed)
+        raise ConfigError(f"--k must be >= 1, got {k}")
+    metrics = _api().evaluate(run, importance_samples=k, seed=seed)
     if as_json:
+        from .train.logging import json_line
+
         typer.echo(json_line(metrics))
     else:
         for key, value in metrics.items():
@@ -102,7 +109,7 @@ def evaluate(
 @app.command()
 def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
     """Write RUN/report.html: samples, loss curves, final metrics."""
-    typer.echo(str(api.report(run)))
+    typer.echo(str(_api().report(run)))
 
 
 def main(argv: list[str] | None = None) -> int:

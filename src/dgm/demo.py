@@ -39,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{name}: training on digits for up to {args.seconds:.0f} s -> {run_dir}")
             started = time.perf_counter()
-            result = api.train_model(
-                name, "digits", steps=steps, out=run_dir, overrides=overrides, seed=0,
-                max_time=args.seconds, eval_every=0, checkpoint_every=0, progress=True,
-            )  # fmt: skip
+            if (run_dir / "config.json").exists():  # an earlier demo was stopped before its checkpoint
+                result = api.resume(run_dir, progress=True)
+            else:
+                result = api.train_model(
+                    name, "digits", steps=steps, out=run_dir, overrides=overrides, seed=0,
+                    max_time=args.seconds, eval_every=0, checkpoint_every=0, progress=True,
+                )  # fmt: skip
             print(f"{name}: {result.step} steps in {time.perf_counter() - started:.0f} s ({result.status})")
             api.report(run_dir)
     except DgmError as error:

@@ -3,13 +3,10 @@
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
 
 
 def image_grid(images: torch.Tensor, num_columns: int | None = None, padding: int = 1) -> np.ndarray:
@@ -38,7 +35,8 @@ def save_image_grid(images: torch.Tensor, path: Path, num_columns: int | None = 
 
 def save_scatter(samples: torch.Tensor, path: Path, reference: torch.Tensor | None = None) -> None:
     """Scatter plot of 2-D samples (N, 2), over the reference data in grey."""
-    figure, axes = plt.subplots(figsize=(4, 4), dpi=100)
+    figure = Figure(figsize=(4, 4), dpi=100)  # no pyplot: the user's backend is left alone
+    axes = figure.subplots()
     if reference is not None:
         ref = reference.detach().cpu().numpy()
         axes.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", label="data")
@@ -49,7 +47,6 @@ def save_scatter(samples: torch.Tensor, path: Path, reference: torch.Tensor | No
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
-    plt.close(figure)
 
 
 def save_samples_figure(samples: torch.Tensor, path: Path, reference: torch.Tensor | None = None) -> None:
@@ -64,7 +61,8 @@ def save_loss_curves(records: list[dict], path: Path) -> None:
     """Plot every training loss in ``metrics.jsonl`` records against the step."""
     train = [r for r in records if r.get("kind") == "train"]
     names = [k for k in (train[0] if train else {}) if k not in {"step", "kind", "elapsed_s"}]
-    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=100)
+    figure = Figure(figsize=(6, 3.2), dpi=100)
+    axes = figure.subplots()
     steps = [r["step"] for r in train]
     for name in names:
         values = np.array([r[name] for r in train], dtype=float)
@@ -77,4 +75,3 @@ def save_loss_curves(records: list[dict], path: Path) -> None:
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
-    plt.close(figure)

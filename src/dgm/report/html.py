@@ -9,11 +9,17 @@ from .figures import save_loss_curves
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """The records of a ``metrics.jsonl`` file (empty when it does not exist)."""
+    """The records of a ``metrics.jsonl`` file (empty when it does not exist); unreadable lines are skipped."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a last line cut short by a crash
+            continue
+    return records
 
 
 def _embedded_png(path: Path) -> str:

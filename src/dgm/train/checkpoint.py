@@ -87,6 +87,26 @@ def save_checkpoint(
     return final
 
 
+def remove_unfinished_checkpoints(run_dir: Path) -> None:
+    """Delete temporary folders left by a process killed while writing a checkpoint."""
+    root = Path(run_dir) / "checkpoints"
+    if root.is_dir():
+        for child in root.iterdir():
+            if child.name.startswith((".tmp-step-", ".old-step-")):
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def restore_optimizer_state(optimizers: dict[str, torch.optim.Optimizer], states: dict[str, dict], path: Path) -> None:
+    """Load every optimizer's state; a missing or mismatched one is a ``CheckpointError``."""
+    for name, optimizer in optimizers.items():
+        if name not in states:
+            raise CheckpointError(f"checkpoint {path} has no state for optimizer {name!r}")
+        try:
+            optimizer.load_state_dict(states[name])
+        except (KeyError, ValueError, TypeError, RuntimeError) as error:
+            raise CheckpointError(f"checkpoint {path} does not fit optimizer {name!r}: {error}") from None
+
+
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """Complete checkpoints of a run as (step, path), oldest first."""
     root = Path(run_dir) / "checkpoints"
@@ -114,8 +134,11 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, dict
         optim_tensors = load_file(path / "optim.safetensors")
     except (OSError, ValueError, SafetensorError) as error:
         raise CheckpointError(f"checkpoint {path} is missing or corrupt: {error}") from None
-    optim_plain = state.pop("optimizers", {})
-    optimizers = {name: _unflatten_optimizer(name, optim_tensors, plain) for name, plain in optim_plain.items()}
+    try:
+        optim_plain = state.pop("optimizers")
+        optimizers = {name: _unflatten_optimizer(name, optim_tensors, plain) for name, plain in optim_plain.items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"checkpoint {path} is corrupt: bad optimizer state ({error!r})") from None
     return model_state, optimizers, state
 
 

@@ -1,8 +1,8 @@
 """The one training loop: Fabric, batches, ``train_step``, logs, evaluation, checkpoints, resume.
 
 The loop knows a model only through ``Trainable`` (``batch_size``, ``optimizers()``,
-``train_step``) plus two optional attributes: ``binarize_data`` (draw Bernoulli(x) for each batch)
-and nothing else. Evaluation and sample figures come in as one callable.
+``train_step``) plus one optional attribute, ``binarize_data`` (draw Bernoulli(x) for each batch).
+Evaluation and sample figures come in as one callable.
 
 Exactness: everything random in training flows from the seeded global generators and the batch
 stream's own generator; all of them are saved in every checkpoint, and evaluation runs under
@@ -22,10 +22,17 @@ from typing import Any
 import torch
 from lightning_fabric import Fabric
 
-from ..core.errors import ConfigError, NonFiniteLossError
+from ..core.errors import CheckpointError, ConfigError, NonFiniteLossError
 from ..core.seed import capture_rng_state, restore_rng_state, seed_everything
 from ..data import BatchStream
-from .checkpoint import latest_checkpoint, load_checkpoint, load_model_state, save_checkpoint
+from .checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_model_state,
+    remove_unfinished_checkpoints,
+    restore_optimizer_state,
+    save_checkpoint,
+)
 from .logging import MetricsLog, make_progress
 
 Evaluate = Callable[[torch.nn.Module, Path | None], dict[str, float]]
@@ -130,19 +137,28 @@ def fit(
         seed_everything(seed + 1_000_003 * rank)
     stream = BatchStream(train_data, model.batch_size, seed, getattr(model, "binarize_data", False), rank, world_size)
 
-    # 2. Resume: weights, optimizer moments, data position and every RNG state.
+    # 2. Resume: weights, optimizer moments, data position and every RNG state (each rank its own).
     step, elapsed = 0, 0.0
+    last_saved = last_eval = None
     metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=writer)
+    if writer:
+        remove_unfinished_checkpoints(run_dir)
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
         model_state, optim_states, state = load_checkpoint(checkpoint)
         load_model_state(model, model_state, checkpoint)
-        for name, optimizer in raw_optimizers.items():
-            optimizer.load_state_dict(optim_states[name])
-        stream.load_state_dict(state["data"])
-        restore_rng_state(state["rng"])
-        step, elapsed = state["step"], state["elapsed_s"]
+        restore_optimizer_state(raw_optimizers, optim_states, checkpoint)
+        try:
+            stream.load_state_dict(state["data"])
+            restore_rng_state(state["rng"])
+            if rank < len(state.get("torch_rng_by_rank", [])):
+                torch.set_rng_state(torch.tensor(state["torch_rng_by_rank"][rank], dtype=torch.uint8))
+            step, elapsed = state["step"], state["elapsed_s"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"checkpoint {checkpoint} is corrupt: bad state.json ({error!r})") from None
+        last_saved = last_eval = step
     metrics.truncate_after(step)
+    convert_input = fabric.strategy.precision.convert_input  # e.g. float64 batches for "64-true"
 
     def sync_grads() -> None:
         if world_size > 1:
@@ -156,12 +172,14 @@ def fit(
 
     def save(at_step: int) -> Path | None:
         replica_sums = fabric.all_gather(torch.stack([p.detach().double().sum() for p in model.parameters()]).sum())
+        torch_rng = fabric.all_gather(torch.get_rng_state()).reshape(world_size, -1)  # (ranks, state bytes)
         if not writer:
             return None
         state = {
             "elapsed_s": elapsed,
             "data": stream.state_dict(),
             "rng": capture_rng_state(),
+            "torch_rng_by_rank": torch_rng.tolist(),
             "world_size": world_size,
             "replica_param_checksums": replica_sums.reshape(-1).tolist(),
         }
@@ -173,15 +191,16 @@ def fit(
         model.eval()
         samples_path = run_dir / "samples" / f"step-{at_step}.png"
         samples_path.parent.mkdir(parents=True, exist_ok=True)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        cuda_devices = [fabric.device] if fabric.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices), torch.no_grad():
             torch.manual_seed(seed)
             results = evaluate(model, samples_path)
         metrics.write({"step": at_step, "kind": "eval", **results})
         model.train()
 
     # 3. Steps: one train_step each, logged; evaluation and checkpoints on their schedules.
-    status, last_saved, last_eval = "completed", None, None
-    checkpoint_path: Path | None = None
+    status = "completed"
+    checkpoint_path: Path | None = checkpoint
     started = time.perf_counter() - elapsed
     model.train()
     progress = make_progress(options.progress and writer)
@@ -194,14 +213,16 @@ def fit(
             if stop:
                 status = f"interrupted by {signals.received}" if signals.received else "time budget spent"
                 break
-            batch = fabric.to_device(next(stream))
+            batch = convert_input(fabric.to_device(next(stream)))
             with fabric.autocast():
                 losses = model.train_step(batch, optimizers, backward)
-            if not _all_finite(losses):
+            finite = _all_finite(losses)
+            if world_size > 1:
+                finite = fabric.all_reduce(torch.tensor(float(finite)), reduce_op="sum").item() == world_size
+            if not finite:
                 kept = latest_checkpoint(run_dir)
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {step + 1}: {losses}; kept the last good checkpoint {kept}"
-                )
+                where = f"kept the last good checkpoint {kept}" if kept else "no checkpoint had been written yet"
+                raise NonFiniteLossError(f"non-finite loss at step {step + 1}: {losses}; {where}")
             step += 1
             elapsed = time.perf_counter() - started
             metrics.write({"step": step, "kind": "train", "elapsed_s": round(elapsed, 3), **losses})
@@ -211,8 +232,8 @@ def fit(
                 last_eval = step
             if options.checkpoint_every and step % options.checkpoint_every == 0:
                 checkpoint_path, last_saved = save(step), step
-        if last_eval != step:
-            run_eval(step)
         if last_saved != step:
             checkpoint_path = save(step)
+        if last_eval != step:
+            run_eval(step)
     return TrainResult(step, status, checkpoint_path)

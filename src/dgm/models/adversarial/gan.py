@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from ...core.config import check
+from ...core.errors import DataError
+from ...core.protocols import Backward
 from ...losses.divergences import OriginalGAN
 from ...nn.convnets import conv_decoder, conv_encoder
 from ...nn.mlp import Reshape, mlp
@@ -67,7 +69,7 @@ class GAN(nn.Module):
         data_dim = math.prod(data_shape)
         if use_conv:
             if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
-                raise ValueError(f"conv GAN needs (C, H, W) images with H, W divisible by 4, got {data_shape}")
+                raise DataError(f"conv GAN needs (C, H, W) images with H, W divisible by 4, got {data_shape}")
             self.generator = nn.Sequential(conv_decoder(config.latent_dim, data_shape, config.conv_width), nn.Sigmoid())
             self.critic = nn.Sequential(conv_encoder(data_shape, 1, config.conv_width), nn.Flatten(0))
         else:
@@ -91,7 +93,8 @@ class GAN(nn.Module):
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """-> (n, *D) with z ~ N(0, I)."""
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.device_marker.device)
+        marker = self.device_marker
+        z = torch.randn(n, self.latent_dim, generator=generator, device=marker.device, dtype=marker.dtype)  # (n, Z)
         return self.generate(z)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -102,7 +105,7 @@ class GAN(nn.Module):
             make = lambda params: torch.optim.Adam(params, lr=c.learning_rate, betas=(c.momentum, 0.999))  # noqa: E731
         return {"critic": make(self.critic.parameters()), "generator": make(self.generator.parameters())}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, backward) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """One iteration of Algorithm 1 on ``batch`` (k·m, *D)."""
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
         m = self.config.batch_size

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.config import check
+from ...core.errors import DataError
+from ...core.protocols import Backward
 from ...nn.masked import MaskedConv2d
 
 
@@ -72,7 +74,7 @@ class PixelCNN(nn.Module):
     def __init__(self, config: PixelCNNConfig, data_shape: tuple[int, ...]) -> None:
         super().__init__()
         if len(data_shape) != 3 or data_shape[0] != 1:
-            raise ValueError(f"PixelCNN here models single-channel images (1, H, W), got {data_shape}")
+            raise DataError(f"PixelCNN here models single-channel images (1, H, W), got {data_shape}")
         self.config = config
         self.data_shape = data_shape
         self.batch_size = config.batch_size
@@ -114,8 +116,8 @@ class PixelCNN(nn.Module):
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order (H·W network passes)."""
         _, height, width = self.data_shape
-        device = next(self.parameters()).device
-        x = torch.zeros(n, *self.data_shape, device=device)
+        parameter = next(self.parameters())
+        x = torch.zeros(n, *self.data_shape, device=parameter.device, dtype=parameter.dtype)  # (n, 1, H, W)
         for row in range(height):
             for col in range(width):
                 logits = self.logits(x)[:, :, row, col]  # (n, 1) or (n, 256)
@@ -129,7 +131,7 @@ class PixelCNN(nn.Module):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, backward) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood: one Adam step on the mean NLL (nats per image)."""
         optimizer = optimizers["adam"]
         optimizer.zero_grad()

@@ -20,6 +20,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from ...core.config import check
+from ...core.protocols import Backward
 from ...losses.elbo import elbo
 from ...nn.mlp import mlp
 
@@ -92,11 +93,13 @@ class VAE(nn.Module):
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """-> (n, *D): x ~ p(x|z), z ~ p(z)."""
-        z = torch.randn(n, self.latent_dim, generator=generator, device=self.prior_loc.device)
+        z = torch.randn(
+            n, self.latent_dim, generator=generator, device=self.prior_loc.device, dtype=self.prior_loc.dtype
+        )  # (n, Z)
         likelihood = self.decode(z).base_dist
         if self.decoder_kind == "bernoulli":
             return torch.bernoulli(likelihood.probs, generator=generator)
-        noise = torch.randn(likelihood.loc.shape, generator=generator, device=z.device)
+        noise = torch.randn(likelihood.loc.shape, generator=generator, device=z.device, dtype=z.dtype)  # (n, *D)
         return likelihood.loc + likelihood.scale * noise
 
     def decoder_mean(self, z: torch.Tensor) -> torch.Tensor:
@@ -106,7 +109,7 @@ class VAE(nn.Module):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
-    def train_step(self, batch: torch.Tensor, optimizers: dict, backward) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """One ascent step on the mean ELBO of ``batch`` (B, *D)."""
         optimizer = optimizers["adam"]
         optimizer.zero_grad()
