@@ -12,6 +12,7 @@ A run folder holds ``config.json`` (everything needed to rebuild model, data and
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,15 +50,17 @@ def is_secondary_process() -> bool:
     return any(int(os.environ.get(var, "0")) > 0 for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
-def test_data_for(model, dataset: Dataset) -> torch.Tensor:
+def test_data_for(model: torch.nn.Module, dataset: Dataset) -> torch.Tensor:
     """The held-out examples in the form the model is evaluated on (statically binarised if needed)."""
     return binarize_static(dataset.test) if getattr(model, "binarize_data", False) else dataset.test
 
 
-def make_evaluator(dataset: Dataset, run_dir: Path, max_examples: int | None, importance_samples: int):
+def make_evaluator(
+    dataset: Dataset, run_dir: Path, max_examples: int | None, importance_samples: int
+) -> Callable[[torch.nn.Module, Path | None], dict[str, float]]:
     """``evaluate(model, samples_path)`` for the loop: metrics, a sample figure, an interpolation grid."""
 
-    def evaluate(model, samples_path: Path | None) -> dict[str, float]:
+    def evaluate(model: torch.nn.Module, samples_path: Path | None) -> dict[str, float]:
         parameter = next(model.parameters())
         test = test_data_for(model, dataset)[:max_examples].to(parameter.device, parameter.dtype)
         metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std)

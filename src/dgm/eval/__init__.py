@@ -15,7 +15,7 @@ NUM_SAMPLES_FOR_SAMPLE_METRICS = 2500
 
 
 def evaluate_model(
-    model,
+    model: torch.nn.Module,
     test_data: torch.Tensor,
     importance_samples: int = 100,
     modes: torch.Tensor | None = None,

@@ -2,9 +2,13 @@
 
 import torch
 
+from ..core.protocols import LatentVariableModel
+
 
 @torch.no_grad()
-def latent_interpolation(model, x_start: torch.Tensor, x_end: torch.Tensor, num_steps: int = 8) -> torch.Tensor:
+def latent_interpolation(
+    model: LatentVariableModel, x_start: torch.Tensor, x_end: torch.Tensor, num_steps: int = 8
+) -> torch.Tensor:
     """Decode points on the line between the posterior means of pairs of inputs.
 
     ``x_start``, ``x_end``: (P, *D) -> (P, num_steps, *D) decoder means E[x|z_t],

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from ..core.protocols import DensityModel, LatentVariableModel
 from ..losses.elbo import iwae_bound
 
 
@@ -23,18 +24,20 @@ def _mean_over_batches(per_example, data: torch.Tensor, batch_size: int) -> floa
     return total / len(data)
 
 
-def mean_log_prob(model, data: torch.Tensor, batch_size: int = 256) -> float:
+def mean_log_prob(model: DensityModel, data: torch.Tensor, batch_size: int = 256) -> float:
     """Mean exact log p(x) in nats over ``data`` (N, *D) for a ``DensityModel``."""
     return _mean_over_batches(model.log_prob, data, batch_size)
 
 
-def mean_elbo(model, data: torch.Tensor, batch_size: int = 256) -> float:
+def mean_elbo(model: LatentVariableModel, data: torch.Tensor, batch_size: int = 256) -> float:
     """Mean one-sample ELBO in nats over ``data`` for a ``LatentVariableModel``."""
     return _mean_over_batches(model.elbo, data, batch_size)
 
 
 @torch.no_grad()
-def iwae_log_likelihood(model, x: torch.Tensor, num_samples: int, chunk_size: int = 100) -> torch.Tensor:
+def iwae_log_likelihood(
+    model: LatentVariableModel, x: torch.Tensor, num_samples: int, chunk_size: int = 100
+) -> torch.Tensor:
     """(B, *D) -> (B,) IWAE-k lower bound on log p(x) (Burda et al. 2016, eq. 8), k = ``num_samples``.
 
     log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i ~ q(z|x); the k samples are drawn in
@@ -52,6 +55,8 @@ def iwae_log_likelihood(model, x: torch.Tensor, num_samples: int, chunk_size: in
     return iwae_bound(torch.cat(log_weights))  # (B,)
 
 
-def mean_iwae_log_likelihood(model, data: torch.Tensor, num_samples: int, batch_size: int = 64) -> float:
+def mean_iwae_log_likelihood(
+    model: LatentVariableModel, data: torch.Tensor, num_samples: int, batch_size: int = 64
+) -> float:
     """Mean IWAE-k estimate of log p(x) in nats over ``data``."""
     return _mean_over_batches(lambda chunk: iwae_log_likelihood(model, chunk, num_samples), data, batch_size)
