@@ -161,3 +161,16 @@ def test_negative_schedules_are_refused(tmp_path):
     _assert_user_error(dgm("train", "vae", "--eval-every", "-1", "--out", tmp_path / "x"), "--eval-every must be >= 0")
     _assert_user_error(dgm("train", "vae", "--max-time", "0", "--out", tmp_path / "x"), "--max-time must be > 0")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("model", ["vae", "gan"])
+@pytest.mark.parametrize("data", ["grid25", "ring8", "spiral", "moons"])
+def test_point_models_run_every_command_on_the_toy_sets(tmp_path, model, data):
+    run = tmp_path / "run"
+    assert dgm("train", model, "--data", data, "--steps", "3", "--out", run, "--quiet").returncode == 0
+    assert dgm("sample", run, "-n", "7", "--out", tmp_path / "points.npy").returncode == 0
+    assert np.load(tmp_path / "points.npy").shape == (7, 2)
+    metrics = json.loads(dgm("eval", run, "--json", "--k", "5").stdout)
+    assert ("nll_nats" in metrics) == (model == "vae")
+    assert ("modes_covered" in metrics) == (model == "gan" and data in {"grid25", "ring8"})
+    assert dgm("report", run).returncode == 0
