@@ -153,6 +153,7 @@ def fit(
             restore_rng_state(state["rng"])
             if rank < len(state.get("torch_rng_by_rank", [])):
                 torch.set_rng_state(torch.tensor(state["torch_rng_by_rank"][rank], dtype=torch.uint8))
+            fabric.strategy.precision.load_state_dict(state.get("precision", {}))
             step, elapsed = state["step"], state["elapsed_s"]
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise CheckpointError(f"checkpoint {checkpoint} is corrupt: bad state.json ({error!r})") from None
@@ -180,6 +181,7 @@ def fit(
             "data": stream.state_dict(),
             "rng": capture_rng_state(),
             "torch_rng_by_rank": torch_rng.tolist(),
+            "precision": fabric.strategy.precision.state_dict(),  # the loss scaler of 16-mixed
             "world_size": world_size,
             "replica_param_checksums": replica_sums.reshape(-1).tolist(),
         }
