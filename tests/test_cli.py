@@ -132,14 +132,28 @@ def test_errors_on_an_existing_run_leave_it_untouched(trained_vae, tmp_path):
     assert folder_fingerprint(trained_vae) == before
 
 
-def test_corrupt_checkpoint_is_a_user_error(trained_vae, tmp_path):
-    run = tmp_path / "copy"
-    run.mkdir()
-    for path in trained_vae.rglob("*"):
+def _copy_run(source, run):
+    for path in source.rglob("*"):
         if path.is_file():
-            target = run / path.relative_to(trained_vae)
+            target = run / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
+    return run
+
+
+def test_state_without_data_position_fails_before_config_is_rewritten(trained_vae, tmp_path):
+    run = _copy_run(trained_vae, tmp_path / "copy")
+    state_path = run / "checkpoints/step-60/state.json"
+    state = json.loads(state_path.read_text())
+    del state["data"]
+    state_path.write_text(json.dumps(state))
+    before = folder_fingerprint(run)
+    _assert_user_error(dgm("resume", run, "--steps", "80"), "state.json lacks data")
+    assert folder_fingerprint(run) == before
+
+
+def test_corrupt_checkpoint_is_a_user_error(trained_vae, tmp_path):
+    run = _copy_run(trained_vae, tmp_path / "copy")
     weights = run / "checkpoints/step-60/model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     before = folder_fingerprint(run)

@@ -80,9 +80,19 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"expected a run folder with config.json, got {run_dir}")
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{path} is corrupt: {error}") from None
+    missing = (
+        [key for key in ("model", "config", "data", "seed", "steps") if key not in record]
+        if isinstance(record, dict)
+        else ["all keys"]
+    )
+    if missing:
+        raise CheckpointError(
+            f"{path} is incomplete: expected keys model, config, data, seed, steps; missing {', '.join(missing)}"
+        )
+    return record
 
 
 def _write_config(run_dir: Path, record: dict[str, Any]) -> None:
@@ -188,8 +198,14 @@ def resume(
         raise ConfigError(f"{run_dir} has trained {done} of {record['steps']} steps; pass --steps larger than {done}")
     if max_time is not None and max_time <= 0:
         raise ConfigError(f"--max-time must be > 0 seconds, got {max_time}")
-    if done:
-        load(run_dir)  # a corrupt or mismatched checkpoint fails here, before config.json is rewritten
+    if done:  # a corrupt or mismatched checkpoint fails here, before config.json is rewritten
+        model = load(run_dir)
+        checkpoint = latest_checkpoint(run_dir)
+        _, optimizer_states, state = load_checkpoint(checkpoint)
+        missing = [k for k in ("step", "elapsed_s", "data", "rng") if k not in state]
+        missing += [f"optimizer {name}" for name in model.optimizers() if name not in optimizer_states]
+        if missing:
+            raise CheckpointError(f"checkpoint {checkpoint} is corrupt: state.json lacks {', '.join(missing)}")
     record = {**record, "steps": target, "max_time": max_time if max_time is not None else record["max_time"]}
     if not is_secondary_process():
         _write_config(run_dir, record)
@@ -200,11 +216,11 @@ def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> torch.nn.
     """The trained model of a run (latest checkpoint), on the CPU in eval mode."""
     run_dir = Path(run_dir)
     record = _read_config(run_dir)
-    try:
+    if "data_shape" in record:
         shape = tuple(record["data_shape"])
-        config = make_config(record["model"], record["config"])
-    except (KeyError, TypeError) as error:
-        raise CheckpointError(f"{run_dir}/config.json is incomplete: missing {error}") from None
+    else:  # run folders written before config.json recorded the shape
+        shape = load_dataset(record["data"], record.get("data_dir")).shape
+    config = make_config(record["model"], record["config"])
     model = build_model(record["model"], config, shape)
     path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     if path is None:

@@ -153,7 +153,11 @@ def fit(
             restore_rng_state(state["rng"])
             if rank < len(state.get("torch_rng_by_rank", [])):
                 torch.set_rng_state(torch.tensor(state["torch_rng_by_rank"][rank], dtype=torch.uint8))
-            fabric.strategy.precision.load_state_dict(state.get("precision", {}))
+            if state.get("precision"):
+                fabric.strategy.precision.load_state_dict(state["precision"])
+            if fabric.device.type == "cuda" and rank < len(state.get("cuda_rng_by_rank", [])):
+                cuda_state = torch.tensor(state["cuda_rng_by_rank"][rank], dtype=torch.uint8)
+                torch.cuda.set_rng_state(cuda_state, fabric.device)
             step, elapsed = state["step"], state["elapsed_s"]
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise CheckpointError(f"checkpoint {checkpoint} is corrupt: bad state.json ({error!r})") from None
@@ -174,6 +178,9 @@ def fit(
     def save(at_step: int) -> Path | None:
         replica_sums = fabric.all_gather(torch.stack([p.detach().double().sum() for p in model.parameters()]).sum())
         torch_rng = fabric.all_gather(torch.get_rng_state()).reshape(world_size, -1)  # (ranks, state bytes)
+        cuda_rng = None
+        if fabric.device.type == "cuda":
+            cuda_rng = fabric.all_gather(torch.cuda.get_rng_state(fabric.device)).reshape(world_size, -1)
         if not writer:
             return None
         state = {
@@ -181,6 +188,7 @@ def fit(
             "data": stream.state_dict(),
             "rng": capture_rng_state(),
             "torch_rng_by_rank": torch_rng.tolist(),
+            "cuda_rng_by_rank": cuda_rng.tolist() if cuda_rng is not None else [],
             "precision": fabric.strategy.precision.state_dict(),  # the loss scaler of 16-mixed
             "world_size": world_size,
             "replica_param_checksums": replica_sums.reshape(-1).tolist(),
