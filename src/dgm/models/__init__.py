@@ -33,6 +33,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
     entry.name: entry
     for entry in [
         CatalogueEntry(
+            "nade", "autoregressive.nade", "NADE", "NADEConfig", "autoregressive",
+            "Larochelle & Murray 2011, The Neural Autoregressive Distribution Estimator",
+        ),
+        CatalogueEntry(
+            "made", "autoregressive.made", "MADE", "MADEConfig", "autoregressive",
+            "Germain, Gregor, Murray & Larochelle 2015, MADE: Masked Autoencoder for Distribution Estimation",
+        ),
+        CatalogueEntry(
             "pixelcnn", "autoregressive.pixelcnn", "PixelCNN", "PixelCNNConfig", "autoregressive",
             "van den Oord, Kalchbrenner & Kavukcuoglu 2016, Pixel Recurrent Neural Networks",
         ),

@@ -6,6 +6,7 @@ in every layer after the first because those features already depend only on j <
 Single-channel data only: the channel-wise R/G/B masking of colour images is not needed here.
 """
 
+import itertools
 from typing import Literal
 
 import torch
@@ -33,3 +34,46 @@ class MaskedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)  # (B, out, H, W)
+
+
+class MaskedLinear(nn.Linear):
+    """A ``Linear`` layer whose weight is multiplied by a fixed-shape mask that can be swapped.
+
+    ``set_mask(mask)`` with ``mask`` (out_features, in_features) of 0/1 values; MADE changes masks
+    between steps (connectivity-agnostic training), so the mask is a buffer, saved with the model.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.register_buffer("mask", torch.ones(out_features, in_features))
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        self.mask.copy_(mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)  # (B, out)
+
+
+def made_degrees(
+    num_inputs: int, hidden_sizes: tuple[int, ...], order: torch.Tensor, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Degrees m(k) of every unit (Germain et al. 2015, §4.2).
+
+    ``order`` (D,) is a permutation of 0..D−1: input d is the ``order[d]``-th variable to be
+    generated, so its degree is ``order[d] + 1``. A hidden unit's degree is drawn uniformly from
+    [min degree of the layer below, D − 1], so it can connect to something and never to input D.
+    Returns [input degrees (D,), hidden degrees (H_1,), ..., (H_L,)].
+    """
+    degrees = [order + 1]
+    for size in hidden_sizes:
+        low = min(int(degrees[-1].min()), num_inputs - 1)
+        degrees.append(torch.randint(low, num_inputs, (size,), generator=generator))
+    return degrees
+
+
+def made_masks(degrees: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Masks from degrees (eqs. 12–13): hidden M[k', k] = 1[m_l(k') ≥ m_{l−1}(k)];
+    output M[d, k] = 1[m_0(d) > m_L(k)], so output d sees only inputs generated before it."""
+    hidden = [(upper.unsqueeze(1) >= lower.unsqueeze(0)).float() for lower, upper in itertools.pairwise(degrees)]
+    output = (degrees[0].unsqueeze(1) > degrees[-1].unsqueeze(0)).float()  # (D, H_L)
+    return [*hidden, output]
