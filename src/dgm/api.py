@@ -52,7 +52,9 @@ def is_secondary_process() -> bool:
 
 def test_data_for(model: torch.nn.Module, dataset: Dataset) -> torch.Tensor:
     """The held-out examples in the form the model is evaluated on (statically binarised if needed)."""
-    return binarize_static(dataset.test) if getattr(model, "binarize_data", False) else dataset.test
+    if not getattr(model, "binarize_data", False):
+        return dataset.test
+    return dataset.binary_test if dataset.binary_test is not None else binarize_static(dataset.test)
 
 
 def make_evaluator(

