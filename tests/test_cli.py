@@ -92,7 +92,7 @@ def _assert_user_error(result, expected: str):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["train", "vea", "--steps", "1"], "expected one of: gan, made, nade, pixelcnn, vae"),
+        (["train", "vea", "--steps", "1"], "expected one of: deep-nade, gan, made, nade, pixelcnn, vae"),
         (["train", "vae", "--data", "cifar10", "--steps", "1"], "expected one of: digits"),
         (["train", "vae", "--set", "latnet_dim=3", "--steps", "1"], "expected one of: latent_dim"),
         (["train", "vae", "--set", "latent_dim=three", "--steps", "1"], "expected int"),

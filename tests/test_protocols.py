@@ -13,6 +13,7 @@ from dgm.models import CATALOGUE, build_model, get_entry
 # Small but complete versions of each model, so the contract runs in a moment.
 SMALL_OVERRIDES = {
     "nade": {"hidden_dim": 16, "batch_size": 16},
+    "deep-nade": {"hidden_dim": 16, "num_hidden_layers": 1, "num_orderings": 2, "batch_size": 16},
     "pixelcnn": {"channels": 8, "num_residual_blocks": 1, "first_kernel_size": 3, "batch_size": 16},
     "made": {"hidden_sizes": (16,), "num_masks": 2, "order_agnostic": True, "batch_size": 16},
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},

@@ -37,6 +37,10 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "Larochelle & Murray 2011, The Neural Autoregressive Distribution Estimator",
         ),
         CatalogueEntry(
+            "deep-nade", "autoregressive.deep_nade", "DeepNADE", "DeepNADEConfig", "autoregressive",
+            "Uria, Murray & Larochelle 2014, A Deep and Tractable Density Estimator",
+        ),
+        CatalogueEntry(
             "made", "autoregressive.made", "MADE", "MADEConfig", "autoregressive",
             "Germain, Gregor, Murray & Larochelle 2015, MADE: Masked Autoencoder for Distribution Estimation",
         ),
