@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from dgm.models import CATALOGUE
 from helpers import dgm, dgm_process, folder_fingerprint, same_tensors, train_losses
 
 SMALL = {
@@ -92,7 +93,7 @@ def _assert_user_error(result, expected: str):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["train", "vea", "--steps", "1"], "expected one of: deep-nade, gan, made, nade, pixelcnn, vae"),
+        (["train", "vea", "--steps", "1"], "expected one of: " + ", ".join(sorted(CATALOGUE))),
         (["train", "vae", "--data", "cifar10", "--steps", "1"], "expected one of: digits"),
         (["train", "vae", "--set", "latnet_dim=3", "--steps", "1"], "expected one of: latent_dim"),
         (["train", "vae", "--set", "latent_dim=three", "--steps", "1"], "expected int"),

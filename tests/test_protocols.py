@@ -15,6 +15,7 @@ SMALL_OVERRIDES = {
     "nade": {"hidden_dim": 16, "batch_size": 16},
     "deep-nade": {"hidden_dim": 16, "num_hidden_layers": 1, "num_orderings": 2, "batch_size": 16},
     "pixelcnn": {"channels": 8, "num_residual_blocks": 1, "first_kernel_size": 3, "batch_size": 16},
+    "gated-pixelcnn": {"channels": 8, "num_layers": 2, "first_kernel_size": 3, "batch_size": 16},
     "made": {"hidden_sizes": (16,), "num_masks": 2, "order_agnostic": True, "batch_size": 16},
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},

@@ -49,6 +49,11 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "van den Oord, Kalchbrenner & Kavukcuoglu 2016, Pixel Recurrent Neural Networks",
         ),
         CatalogueEntry(
+            "gated-pixelcnn", "autoregressive.gated_pixelcnn", "GatedPixelCNN", "GatedPixelCNNConfig",
+            "autoregressive",
+            "van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders",
+        ),
+        CatalogueEntry(
             "vae", "latent.vae", "VAE", "VAEConfig", "latent",
             "Kingma & Welling 2014, Auto-Encoding Variational Bayes",
         ),
