@@ -49,3 +49,10 @@ def train_losses(run_dir: Path, first: int = 1) -> list[dict]:
 def same_tensors(path_a: Path, path_b: Path) -> bool:
     a, b = load_file(path_a), load_file(path_b)
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
+    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
+    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
+    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
+    return -log_likelihood.flatten(1).sum(dim=1).mean().item()

@@ -13,6 +13,7 @@ from dgm.core.errors import DataError
 from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
+from helpers import independent_pixel_nll_nats
 
 
 def perturbed_deep_nade(data_shape: tuple[int, ...], weight_std: float = 0.7, **config):
@@ -174,13 +175,6 @@ def test_deep_nade_rejects_shapes_it_cannot_model():
         model.log_prob(torch.zeros(3, 1, 8, 9))
     with pytest.raises(DataError, match="mask"):
         model.conditional_logits(torch.zeros(3, 1, 8, 8), torch.zeros(3, 64))
-
-
-def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
-    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
-    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
-    return -log_likelihood.flatten(1).sum(dim=1).mean().item()
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from dgm.core.errors import DataError
 from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
+from helpers import independent_pixel_nll_nats
 
 
 def perturbed_gated_pixelcnn(overrides: dict, data_shape: tuple[int, ...], weight_std: float = 0.5):
@@ -130,13 +131,6 @@ def test_labels_are_checked():
         conditional.log_prob(images, torch.tensor([0]))
     with pytest.raises(DataError, match="unconditional"):
         unconditional.log_prob(images, torch.tensor([0, 1]))
-
-
-def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
-    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
-    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
-    return -log_likelihood.flatten(1).sum(dim=1).mean().item()
 
 
 @pytest.mark.slow

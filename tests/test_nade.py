@@ -10,6 +10,7 @@ from dgm.core.errors import DataError
 from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
+from helpers import independent_pixel_nll_nats
 
 
 def perturbed_nade(data_shape: tuple[int, ...], hidden_dim: int = 8, weight_std: float = 1.0):
@@ -99,13 +100,6 @@ def test_nade_rejects_shapes_it_cannot_model():
     model = build_model("nade", {"hidden_dim": 4}, (1, 8, 8))
     with pytest.raises(DataError, match="shape"):
         model.log_prob(torch.zeros(3, 1, 8, 9))
-
-
-def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
-    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
-    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
-    return -log_likelihood.flatten(1).sum(dim=1).mean().item()
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
 from dgm.nn.masked import raster_mask
+from helpers import independent_pixel_nll_nats
 
 
 def perturbed_pixelcnn(overrides: dict, data_shape: tuple[int, ...], weight_std: float = 0.5):
@@ -84,13 +85,6 @@ def test_output_at_each_pixel_depends_only_on_earlier_pixels(num_levels, first_k
     # ... and the check can see dependence: every pixel after the first depends on some earlier pixel.
     earlier = jacobian.abs().masked_fill(later_or_same, 0.0)
     assert (earlier[1:].amax(dim=1) > 0).all()
-
-
-def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
-    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
-    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
-    return -log_likelihood.flatten(1).sum(dim=1).mean().item()
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from dgm.eval.latent import latent_interpolation
 from dgm.eval.likelihood import iwae_log_likelihood, mean_iwae_log_likelihood
 from dgm.losses.elbo import elbo
 from dgm.models import build_model
+from helpers import independent_pixel_nll_nats
 
 
 def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -33,13 +34,6 @@ def fit(model, data: torch.Tensor, steps: int, seed: int = 0):
     for _ in range(steps):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
     return model
-
-
-def independent_pixel_nll_nats(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Mean test NLL (nats) of a product of Bernoullis fitted to ``train`` with Laplace smoothing."""
-    probs = (train.sum(dim=0) + 1) / (len(train) + 2)  # (*D,) in (0, 1)
-    log_likelihood = test * probs.log() + (1 - test) * (1 - probs).log()  # (N, *D)
-    return -log_likelihood.flatten(1).sum(dim=1).mean().item()
 
 
 @pytest.fixture(scope="module")
