@@ -45,6 +45,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
+from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,6 @@ class GatedPixelCNN(nn.Module):
             nn.Conv2d(config.channels, outputs, 1),
         )
 
-    def _levels(self, x: torch.Tensor) -> torch.Tensor:
-        """Floats in [0, 1] -> integer levels 0..L−1 (B, 1, H, W)."""
-        return (x * (self.num_levels - 1)).round().clamp(0, self.num_levels - 1)
-
     def _check_labels(self, labels: torch.Tensor | None, batch: int) -> None:
         if labels is None:
             return
@@ -182,18 +179,11 @@ class GatedPixelCNN(nn.Module):
 
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) in [0, 1] -> (B, 1, H, W) Bernoulli logits or (B, 256, H, W) categorical logits."""
-        levels = self._levels(x)
-        return self.network(levels / (self.num_levels - 1) * 2 - 1, labels)  # inputs centred in [-1, 1]
+        return self.network(centred(to_levels(x, self.num_levels), self.num_levels), labels)
 
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) -> (B,) exact log p(x) in nats, or log p(x | y) when ``labels`` (B,) are given."""
-        logits = self.logits(x, labels)
-        levels = self._levels(x)
-        if self.num_levels == 2:
-            per_pixel = -F.binary_cross_entropy_with_logits(logits, levels, reduction="none")  # (B, 1, H, W)
-        else:
-            per_pixel = -F.cross_entropy(logits, levels[:, 0].long(), reduction="none")  # (B, H, W)
-        return per_pixel.flatten(1).sum(dim=1)
+        return pixel_log_prob(self.logits(x, labels), to_levels(x, self.num_levels), self.num_levels)
 
     @torch.no_grad()
     def sample(
@@ -211,11 +201,7 @@ class GatedPixelCNN(nn.Module):
         for row in range(height):
             for col in range(width):
                 logits = self.logits(x, labels)[:, :, row, col]  # (n, 1) or (n, 256)
-                if self.num_levels == 2:
-                    value = torch.bernoulli(torch.sigmoid(logits[:, 0]), generator=generator)
-                else:
-                    value = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0] / 255
-                x[:, 0, row, col] = value
+                x[:, 0, row, col] = draw_pixel(logits, self.num_levels, generator)
         return x
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.masked import MaskedConv2d
+from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 
 
 @dataclass(frozen=True)
@@ -90,27 +90,16 @@ class PixelCNN(nn.Module):
             nn.Conv2d(config.channels, outputs, 1),
         )
 
-    def _levels(self, x: torch.Tensor) -> torch.Tensor:
-        """Floats in [0, 1] -> integer levels 0..L−1 (B, 1, H, W)."""
-        return (x * (self.num_levels - 1)).round().clamp(0, self.num_levels - 1)
-
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) in [0, 1] -> (B, 1, H, W) Bernoulli logits or (B, 256, H, W) categorical logits.
 
         The output at pixel i depends only on input pixels j < i in raster order.
         """
-        levels = self._levels(x)
-        return self.network(levels / (self.num_levels - 1) * 2 - 1)  # inputs centred in [-1, 1]
+        return self.network(centred(to_levels(x, self.num_levels), self.num_levels))  # inputs in [-1, 1]
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) -> (B,) exact log p(x) in nats."""
-        logits = self.logits(x)
-        levels = self._levels(x)
-        if self.num_levels == 2:
-            per_pixel = -F.binary_cross_entropy_with_logits(logits, levels, reduction="none")  # (B, 1, H, W)
-        else:
-            per_pixel = -F.cross_entropy(logits, levels[:, 0].long(), reduction="none")  # (B, H, W)
-        return per_pixel.flatten(1).sum(dim=1)
+        return pixel_log_prob(self.logits(x), to_levels(x, self.num_levels), self.num_levels)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -121,11 +110,7 @@ class PixelCNN(nn.Module):
         for row in range(height):
             for col in range(width):
                 logits = self.logits(x)[:, :, row, col]  # (n, 1) or (n, 256)
-                if self.num_levels == 2:
-                    value = torch.bernoulli(torch.sigmoid(logits[:, 0]), generator=generator)
-                else:
-                    value = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0] / 255
-                x[:, 0, row, col] = value
+                x[:, 0, row, col] = draw_pixel(logits, self.num_levels, generator)
         return x
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
