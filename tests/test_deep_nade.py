@@ -10,10 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from dgm.core.errors import DataError
-from dgm.data import BatchStream, binarize_static, load_dataset
-from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
-from helpers import independent_pixel_nll_nats
+from helpers import digits_nll_and_baseline
 
 
 def perturbed_deep_nade(data_shape: tuple[int, ...], weight_std: float = 0.7, **config):
@@ -180,17 +178,7 @@ def test_deep_nade_rejects_shapes_it_cannot_model():
 @pytest.mark.slow
 def test_deep_nade_beats_independent_pixels_on_digits():
     # Measured: about 23.0 nats (4-ordering ensemble) vs 26.8 nats for independent pixels.
-    digits = load_dataset("digits")
-    train, test = binarize_static(digits.train), binarize_static(digits.test)
-    baseline_nll_nats = independent_pixel_nll_nats(train, test)
-
-    torch.manual_seed(0)
-    model = build_model("deep-nade", {}, digits.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(digits.train, model.batch_size, seed=0, binarize=model.binarize_data)
-    for _ in range(2000):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    deep_nade_nll_nats = -mean_log_prob(model, test)
+    deep_nade_nll_nats, baseline_nll_nats = digits_nll_and_baseline("deep-nade", {}, steps=2000)
 
     message = f"Deep NADE {deep_nade_nll_nats:.2f} nats vs independent pixels {baseline_nll_nats:.2f} nats"
     assert deep_nade_nll_nats < baseline_nll_nats - 2.0, message

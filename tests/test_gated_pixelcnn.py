@@ -7,10 +7,8 @@ import pytest
 import torch
 
 from dgm.core.errors import DataError
-from dgm.data import BatchStream, binarize_static, load_dataset
-from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
-from helpers import independent_pixel_nll_nats
+from helpers import digits_nll_and_baseline
 
 
 def perturbed_gated_pixelcnn(overrides: dict, data_shape: tuple[int, ...], weight_std: float = 0.5):
@@ -135,18 +133,9 @@ def test_labels_are_checked():
 
 @pytest.mark.slow
 def test_gated_pixelcnn_beats_independent_pixels_on_digits():
-    digits = load_dataset("digits")
-    train, test = binarize_static(digits.train), binarize_static(digits.test)
-    baseline_nll_nats = independent_pixel_nll_nats(train, test)
-
-    torch.manual_seed(0)
-    model = build_model("gated-pixelcnn", {"channels": 16, "num_layers": 4, "learning_rate": 3e-3}, digits.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(digits.train, model.batch_size, seed=0, binarize=model.binarize_data)
-    for _ in range(600):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    gated_nll_nats = -mean_log_prob(model, test)
+    gated_nll_nats, baseline_nll_nats = digits_nll_and_baseline(
+        "gated-pixelcnn", {"channels": 16, "num_layers": 4, "learning_rate": 3e-3}, steps=600
+    )
 
     message = f"Gated PixelCNN {gated_nll_nats:.2f} nats vs independent pixels {baseline_nll_nats:.2f} nats"
-    print(message)
     assert gated_nll_nats < baseline_nll_nats - 2.0, message

@@ -6,10 +6,9 @@ import itertools
 import pytest
 import torch
 
-from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.models import build_model
 from dgm.nn.masked import made_degrees, made_masks
-from helpers import independent_pixel_nll_nats
+from helpers import digits_nll_and_baseline
 
 
 def _random_made(config: dict, shape=(1, 2, 5)):
@@ -80,15 +79,5 @@ def test_training_cycles_through_the_masks_and_the_cycle_is_saved():
 @pytest.mark.slow
 @pytest.mark.parametrize("config", [{}, {"num_masks": 4, "order_agnostic": True}])
 def test_made_beats_the_independent_pixel_model_on_digits(config):
-    torch.manual_seed(0)
-    data = load_dataset("digits")
-    model = build_model("made", config, data.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(data.train, model.batch_size, seed=0, binarize=True)
-    for _ in range(1500):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    test = binarize_static(data.test)
-    baseline = independent_pixel_nll_nats(binarize_static(data.train), test)
-    with torch.no_grad():
-        nll = -model.log_prob(test).mean().item()
+    nll, baseline = digits_nll_and_baseline("made", config, steps=1500)
     assert nll < baseline - 2, f"MADE test NLL {nll:.2f} nats vs independent pixels {baseline:.2f} nats"

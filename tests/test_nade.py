@@ -7,10 +7,8 @@ import pytest
 import torch
 
 from dgm.core.errors import DataError
-from dgm.data import BatchStream, binarize_static, load_dataset
-from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
-from helpers import independent_pixel_nll_nats
+from helpers import digits_nll_and_baseline
 
 
 def perturbed_nade(data_shape: tuple[int, ...], hidden_dim: int = 8, weight_std: float = 1.0):
@@ -104,17 +102,7 @@ def test_nade_rejects_shapes_it_cannot_model():
 
 @pytest.mark.slow
 def test_nade_beats_independent_pixels_on_digits():
-    digits = load_dataset("digits")
-    train, test = binarize_static(digits.train), binarize_static(digits.test)
-    baseline_nll_nats = independent_pixel_nll_nats(train, test)
-
-    torch.manual_seed(0)
-    model = build_model("nade", {}, digits.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(digits.train, model.batch_size, seed=0, binarize=model.binarize_data)
-    for _ in range(1000):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    nade_nll_nats = -mean_log_prob(model, test)
+    nade_nll_nats, baseline_nll_nats = digits_nll_and_baseline("nade", {}, steps=1000)
 
     message = f"NADE {nade_nll_nats:.2f} nats vs independent pixels {baseline_nll_nats:.2f} nats"
     assert nade_nll_nats < baseline_nll_nats - 2.0, message

@@ -5,11 +5,9 @@ import itertools
 import pytest
 import torch
 
-from dgm.data import BatchStream, binarize_static, load_dataset
-from dgm.eval.likelihood import mean_log_prob
 from dgm.models import build_model
 from dgm.nn.masked import raster_mask
-from helpers import independent_pixel_nll_nats
+from helpers import digits_nll_and_baseline
 
 
 def perturbed_pixelcnn(overrides: dict, data_shape: tuple[int, ...], weight_std: float = 0.5):
@@ -89,17 +87,9 @@ def test_output_at_each_pixel_depends_only_on_earlier_pixels(num_levels, first_k
 
 @pytest.mark.slow
 def test_pixelcnn_beats_independent_pixels_on_digits():
-    digits = load_dataset("digits")
-    train, test = binarize_static(digits.train), binarize_static(digits.test)
-    baseline_nll_nats = independent_pixel_nll_nats(train, test)
-
-    torch.manual_seed(0)
-    model = build_model("pixelcnn", {"channels": 32, "num_residual_blocks": 2}, digits.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(digits.train, model.batch_size, seed=0, binarize=model.binarize_data)
-    for _ in range(1000):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    pixelcnn_nll_nats = -mean_log_prob(model, test)
+    pixelcnn_nll_nats, baseline_nll_nats = digits_nll_and_baseline(
+        "pixelcnn", {"channels": 32, "num_residual_blocks": 2}, steps=1000
+    )
 
     message = f"PixelCNN {pixelcnn_nll_nats:.2f} nats vs independent pixels {baseline_nll_nats:.2f} nats"
     assert pixelcnn_nll_nats < baseline_nll_nats - 2.0, message
