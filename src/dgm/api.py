@@ -10,14 +10,15 @@ A run folder holds ``config.json`` (everything needed to rebuild model, data and
 """
 
 import dataclasses
+import inspect
 import json
+import math
 import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import __version__
@@ -26,13 +27,15 @@ from .data import Dataset, binarize_static, load_dataset
 from .eval import evaluate_model
 from .eval.latent import latent_interpolation
 from .models import build_model, check_data_kind, get_entry, make_config
-from .report.figures import save_image_grid, save_samples_figure
+from .report.figures import save_image_grid
 from .report.html import write_report
+from .report.media import PREVIEW_SUFFIX, check_suffix, save_samples
 from .train import LoopOptions, TrainResult, fit, latest_checkpoint, load_checkpoint, make_fabric
 from .train.checkpoint import load_model_state
 
 PERIODIC_EVAL_EXAMPLES = 1000  # evaluation during training uses at most this many test examples
 PERIODIC_IMPORTANCE_SAMPLES = 100
+PREVIEW_COUNT = {"audio": 2, "text": 4, "strokes": 6, "video": 4}  # slow sequential samplers draw fewer
 LOOP_KEYS = (
     "steps",
     "eval_every",
@@ -64,17 +67,36 @@ def make_evaluator(
 
     def evaluate(model: torch.nn.Module, samples_path: Path | None) -> dict[str, float]:
         parameter = next(model.parameters())
-        test = test_data_for(model, dataset)[:max_examples].to(parameter.device, parameter.dtype)
-        metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std)
+        test = test_data_for(model, dataset)[:max_examples].to(parameter.device)
+        if test.is_floating_point():
+            test = test.to(parameter.dtype)
+        labels = dataset.test_labels[:max_examples].to(parameter.device) if dataset.test_labels is not None else None
+        metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std, labels)
         if samples_path is not None:
-            count = 64 if test.dim() == 2 or test.shape[-1] * test.shape[-2] <= 256 else 16  # pixel-by-pixel samplers
-            save_samples_figure(model.sample(count).float().cpu(), samples_path, dataset.test[:2000])
-            if hasattr(model, "encode") and test.dim() == 4:
+            save_preview(model, dataset, Path(samples_path))
+            if hasattr(model, "encode") and dataset.kind == "image":
                 rows = latent_interpolation(model, test[:8], test[8:16], num_steps=10)  # (8, 10, C, H, W)
                 save_image_grid(rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10)
         return metrics
 
     return evaluate
+
+
+def save_preview(model: torch.nn.Module, dataset: Dataset, samples_path: Path) -> None:
+    """Samples of the model at this step: ``samples_path`` (a PNG) and, for sequences, a WAV/GIF/SVG/text twin."""
+    kind = dataset.kind
+    if kind in ("image", "points"):
+        pixels = math.prod(dataset.shape[1:]) if kind == "image" else 0
+        count = 64 if pixels <= 256 else 16  # pixel-by-pixel samplers are slow on large images
+    else:
+        count = PREVIEW_COUNT[kind]
+    samples = model.sample(count).cpu()
+    if samples.is_floating_point():
+        samples = samples.float()
+    if kind != "text":
+        save_samples(samples, samples_path.with_suffix(".png"), kind, dataset.info, dataset.test[:2000])
+    if PREVIEW_SUFFIX[kind] != ".png":
+        save_samples(samples, samples_path.with_suffix(PREVIEW_SUFFIX[kind]), kind, dataset.info)
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
@@ -123,8 +145,10 @@ def _run(run_dir: Path, record: dict[str, Any], resume: bool, progress: bool) ->
     dataset = load_dataset(record["data"], record.get("data_dir"))
     options = LoopOptions(**{k: record[k] for k in LOOP_KEYS}, progress=progress)
     evaluator = make_evaluator(dataset, run_dir, PERIODIC_EVAL_EXAMPLES, PERIODIC_IMPORTANCE_SAMPLES)
-    factory = partial(build_model, record["model"], config, dataset.shape)
-    return fit(run_dir, factory, dataset.train, record["seed"], options, evaluator, resume=resume)
+    factory = partial(build_model, record["model"], config, dataset.shape, dataset.info)
+    return fit(
+        run_dir, factory, dataset.train, record["seed"], options, evaluator, resume, train_labels=dataset.train_labels
+    )
 
 
 def train_model(
@@ -150,7 +174,7 @@ def train_model(
     config = make_config(model, overrides if isinstance(overrides, dict) else list(overrides))
     dataset = load_dataset(data, data_dir)
     check_data_kind(model, dataset.kind)
-    build_model(model, config, dataset.shape)  # a shape the architecture cannot take fails here
+    build_model(model, config, dataset.shape, dataset.info)  # a shape the architecture cannot take fails here
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     for name, value in (("--eval-every", eval_every), ("--checkpoint-every", checkpoint_every)):
@@ -167,6 +191,8 @@ def train_model(
         "data": data,
         "data_dir": data_dir,
         "data_shape": list(dataset.shape),
+        "data_kind": dataset.kind,
+        "data_info": dataset.info,
         "seed": seed,
         "steps": steps,
         "eval_every": eval_every,
@@ -214,16 +240,21 @@ def resume(
     return _run(run_dir, record, resume=True, progress=progress)
 
 
+def _data_facts(record: dict[str, Any]) -> tuple[tuple[int, ...], str, dict[str, Any]]:
+    """(example shape, data kind, data info) as recorded in config.json, so that no data set is loaded."""
+    if "data_shape" in record and "data_kind" in record:
+        return tuple(record["data_shape"]), record["data_kind"], record.get("data_info", {})
+    dataset = load_dataset(record["data"], record.get("data_dir"))  # run folders from before these keys
+    return dataset.shape, dataset.kind, dataset.info
+
+
 def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> torch.nn.Module:
     """The trained model of a run (latest checkpoint), on the CPU in eval mode."""
     run_dir = Path(run_dir)
     record = _read_config(run_dir)
-    if "data_shape" in record:
-        shape = tuple(record["data_shape"])
-    else:  # run folders written before config.json recorded the shape
-        shape = load_dataset(record["data"], record.get("data_dir")).shape
+    shape, _, info = _data_facts(record)
     config = make_config(record["model"], record["config"])
-    model = build_model(record["model"], config, shape)
+    model = build_model(record["model"], config, shape, info)
     path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"expected a checkpoint under {run_dir}/checkpoints, found none")
@@ -240,9 +271,8 @@ def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0)
     dataset = load_dataset(record["data"], record.get("data_dir"))
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        metrics = evaluate_model(
-            model, test_data_for(model, dataset), importance_samples, dataset.modes, dataset.mode_std
-        )
+        test = test_data_for(model, dataset)
+        metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std, dataset.test_labels)
     return {"model": record["model"], "data": record["data"], "step": _checkpoint_step(run_dir), **metrics}
 
 
@@ -252,23 +282,36 @@ def _checkpoint_step(run_dir: Path) -> int:
     return int(path.name.split("-")[1]) if path else 0
 
 
-def sample(run_dir: str | Path, n: int, out: str | Path, seed: int = 0) -> Path:
-    """Draw ``n`` samples: a ``.png`` figure, or a ``.npy`` array ((N, C, H, W) in [0, 1] or (N, D))."""
-    out = Path(out)
-    if out.suffix not in {".png", ".npy"}:
-        raise ConfigError(f"--out must end in .png or .npy, got {out.name}")
+def sample(
+    run_dir: str | Path,
+    n: int,
+    out: str | Path,
+    seed: int = 0,
+    prompt: str | None = None,
+    text: str | None = None,
+    length: int | None = None,
+) -> Path:
+    """Draw ``n`` samples into ``out``, in the format its suffix names (see ``dgm.report.media.SUFFIXES``).
+
+    ``prompt`` (text to continue), ``text`` (text to write by hand) and ``length`` (time steps) are
+    passed to ``model.sample`` only when given; a model that cannot take one says so.
+    """
+    _, kind, info = _data_facts(_read_config(Path(run_dir)))
+    out = check_suffix(out, kind)
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
+    if length is not None and length < 1:
+        raise ConfigError(f"--length must be >= 1, got {length}")
+    conditions = {k: v for k, v in (("prompt", prompt), ("text", text), ("length", length)) if v is not None}
     model = load(run_dir)
+    accepted = inspect.signature(model.sample).parameters
+    for name in conditions:
+        if name not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+            raise ConfigError(f"model {type(model).__name__} takes no --{name}; it samples unconditionally")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        samples = model.sample(n, generator=generator).float().cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
-        np.save(out, samples.numpy())
-    else:
-        save_samples_figure(samples, out)
-    return out
+        samples = model.sample(n, generator=generator, **conditions).cpu()
+    return save_samples(samples.float() if samples.is_floating_point() else samples, out, kind, info)
 
 
 def report(run_dir: str | Path) -> Path:

@@ -79,11 +79,15 @@ def resume(
 def sample(
     run: Annotated[Path, typer.Argument(help="run folder")],
     n: Annotated[int, typer.Option("-n", help="number of samples")] = 64,
-    out: Annotated[Path, typer.Option(help=".png figure or .npy array")] = Path("samples.png"),
+    out: Annotated[Path, typer.Option(help="file to write: .png .npy (images), .wav (audio), .txt (text), "
+                                           ".svg (strokes), .gif (video)")] = Path("samples.png"),
     seed: Annotated[int, typer.Option()] = 0,
+    prompt: Annotated[str | None, typer.Option(help="text the samples continue (language models)")] = None,
+    text: Annotated[str | None, typer.Option(help="text to write (handwriting synthesis)")] = None,
+    length: Annotated[int | None, typer.Option(help="time steps per sample (sequence models)")] = None,
 ) -> None:
     """Draw samples from a trained run."""
-    typer.echo(str(_api().sample(run, n, out, seed=seed)))
+    typer.echo(str(_api().sample(run, n, out, seed=seed, prompt=prompt, text=text, length=length)))
 
 
 @app.command("eval")

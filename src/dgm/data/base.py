@@ -1,7 +1,7 @@
 """The in-memory data set record shared by every loader."""
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 
@@ -10,15 +10,20 @@ import torch
 class Dataset:
     """Train/test tensors of one data set.
 
-    ``train``/``test``: (N, C, H, W) floats in [0, 1] for images, (N, d) for points.
-    ``labels_*``: (N,) int64 class labels where the set has them.
+    ``train``/``test`` by ``kind``: image (N, C, H, W) floats in [0, 1]; points (N, d); audio
+    (N, 1, T) floats in [-1, 1]; text (N, T) int64 indices into ``info["alphabet"]``; strokes
+    (N, T, 3) floats (dx, dy, pen lift); video (N, T, C, H, W) floats in [0, 1].
+    ``train_labels``/``test_labels``: per-example conditioning where the set has it: class ids (N,)
+    or padded character sequences (N, U), int64.
+    ``info``: JSON-serialisable facts a model needs to be built (``sample_rate``, ``alphabet``...);
+    it is recorded in every run's ``config.json``.
     ``modes``/``mode_std``: the mixture components of a toy set, for mode-coverage metrics.
     ``binary_test``: the test set binarised once by the set's own published rule; otherwise
     ``binarize_static`` is used.
     """
 
     name: str
-    kind: Literal["image", "points"]
+    kind: Literal["image", "points", "audio", "text", "strokes", "video"]
     train: torch.Tensor
     test: torch.Tensor
     train_labels: torch.Tensor | None = None
@@ -26,6 +31,7 @@ class Dataset:
     modes: torch.Tensor | None = None
     mode_std: float | None = None
     binary_test: torch.Tensor | None = None  # a published fixed binarisation of ``test``, if the set has one
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -25,12 +25,13 @@ class BatchStream:
 
     With ``world_size`` ranks, every rank draws the same permutation and takes its own slice of
     each global batch, so replicas see disjoint data. ``binarize`` redraws Bernoulli(x) for every
-    batch (dynamic binarisation).
+    batch (dynamic binarisation). ``data`` may be a tuple of tensors with the same first dimension,
+    e.g. ``(images, labels)``: batches are then tuples, and only the first tensor is binarised.
     """
 
     def __init__(
         self,
-        data: torch.Tensor,
+        data: torch.Tensor | tuple[torch.Tensor, ...],
         batch_size: int,
         seed: int,
         binarize: bool = False,
@@ -38,28 +39,36 @@ class BatchStream:
         world_size: int = 1,
     ) -> None:
         self.data = data
+        self._tensors = data if isinstance(data, tuple) else (data,)
+        if any(len(t) != len(self._tensors[0]) for t in self._tensors):
+            raise ValueError(f"tensors of different lengths: {[len(t) for t in self._tensors]}")
         self.batch_size = batch_size
         self.binarize = binarize
         self.rank, self.world_size = rank, world_size
         self.global_batch = batch_size * world_size
-        if self.global_batch > len(data):
-            self.global_batch = len(data) - len(data) % world_size
+        if self.global_batch > len(self):
+            self.global_batch = len(self) - len(self) % world_size
             self.batch_size = self.global_batch // world_size
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch, self.position = 0, 0
-        self._order = torch.randperm(len(data), generator=self.generator)
+        self._order = torch.randperm(len(self), generator=self.generator)
 
-    def __next__(self) -> torch.Tensor:
-        if self.position + self.global_batch > len(self.data):
+    def __len__(self) -> int:
+        return len(self._tensors[0])
+
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if self.position + self.global_batch > len(self):
             self.epoch, self.position = self.epoch + 1, 0
-            self._order = torch.randperm(len(self.data), generator=self.generator)
+            self._order = torch.randperm(len(self), generator=self.generator)
         start = self.position + self.rank * self.batch_size
         indices = self._order[start : start + self.batch_size]
         self.position += self.global_batch
-        batch = self.data[indices]  # (batch_size, *D)
+        batch = self._tensors[0][indices]  # (batch_size, *D)
         if self.binarize:
             batch = (torch.rand(batch.shape, generator=self.generator) < batch).to(batch.dtype)
-        return batch
+        if not isinstance(self.data, tuple):
+            return batch
+        return (batch, *(t[indices] for t in self._tensors[1:]))
 
     def __iter__(self) -> "BatchStream":
         return self

@@ -20,6 +20,7 @@ def evaluate_model(
     importance_samples: int = 100,
     modes: torch.Tensor | None = None,
     mode_std: float | None = None,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Metrics on held-out ``test_data`` (N, *D), already binarised if the model needs it.
 
@@ -27,8 +28,11 @@ def evaluate_model(
     - latent-variable models: ``elbo_nats``, and ``nll_nats``/``bits_per_dim`` from the
       IWAE-``importance_samples`` bound (an upper bound on the true NLL, in expectation);
     - implicit generators: ``mmd2`` between samples and test data, and mode coverage when the data
-      are a known mixture (``modes``, ``mode_std``).
+      are a known mixture (``modes``, ``mode_std``);
+    - a conditional model (``conditioning = True``) is scored on log p(x | ``labels``);
+    - a model's own ``extra_metrics(test_data, labels)`` (baselines, per-point units) are merged in.
     """
+    labels = labels if getattr(model, "conditioning", False) else None
     num_dims = math.prod(test_data.shape[1:])
     metrics: dict[str, float] = {}
     if isinstance(model, LatentVariableModel):
@@ -37,7 +41,7 @@ def evaluate_model(
         metrics["iwae_k"] = float(importance_samples)
         metrics["bits_per_dim"] = bits_per_dim(metrics["nll_nats"], num_dims)
     elif isinstance(model, DensityModel):
-        metrics["nll_nats"] = -mean_log_prob(model, test_data)
+        metrics["nll_nats"] = -mean_log_prob(model, test_data, labels=labels)
         metrics["bits_per_dim"] = bits_per_dim(metrics["nll_nats"], num_dims)
     if isinstance(model, ImplicitGenerator):
         count = min(len(test_data), NUM_SAMPLES_FOR_SAMPLE_METRICS)
@@ -45,6 +49,9 @@ def evaluate_model(
         metrics["mmd2"] = mmd_rbf(samples[:1000], test_data[:1000].cpu())
         if modes is not None and mode_std is not None:
             metrics.update(mode_coverage(samples, modes, mode_std))
+    if hasattr(model, "extra_metrics"):
+        with torch.no_grad():
+            metrics.update(model.extra_metrics(test_data, labels))
     return metrics
 
 

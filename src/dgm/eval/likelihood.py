@@ -18,15 +18,21 @@ def bits_per_dim(nll_nats: float, num_dims: int) -> float:
 
 
 @torch.no_grad()
-def _mean_over_batches(per_example, data: torch.Tensor, batch_size: int) -> float:
-    """Mean of ``per_example(chunk) -> (b,)`` over ``data`` (N, *D), in float64."""
-    total = sum(per_example(chunk).double().sum().item() for chunk in data.split(batch_size))
+def _mean_over_batches(per_example, data: torch.Tensor, batch_size: int, labels: torch.Tensor | None = None) -> float:
+    """Mean of ``per_example(chunk[, labels]) -> (b,)`` over ``data`` (N, *D), in float64."""
+    if labels is None:
+        total = sum(per_example(chunk).double().sum().item() for chunk in data.split(batch_size))
+    else:
+        chunks = zip(data.split(batch_size), labels.split(batch_size), strict=True)
+        total = sum(per_example(chunk, y).double().sum().item() for chunk, y in chunks)
     return total / len(data)
 
 
-def mean_log_prob(model: DensityModel, data: torch.Tensor, batch_size: int = 256) -> float:
-    """Mean exact log p(x) in nats over ``data`` (N, *D) for a ``DensityModel``."""
-    return _mean_over_batches(model.log_prob, data, batch_size)
+def mean_log_prob(
+    model: DensityModel, data: torch.Tensor, batch_size: int = 256, labels: torch.Tensor | None = None
+) -> float:
+    """Mean exact log p(x) (or log p(x | labels)) in nats over ``data`` (N, *D) for a ``DensityModel``."""
+    return _mean_over_batches(model.log_prob, data, batch_size, labels)
 
 
 def mean_elbo(model: LatentVariableModel, data: torch.Tensor, batch_size: int = 256) -> float:

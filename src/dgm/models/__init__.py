@@ -80,15 +80,18 @@ def make_config(name: str, overrides: list[str] | dict[str, Any]) -> Any:
 
 
 def check_data_kind(name: str, kind: str) -> None:
-    """Fail early when a model cannot train on this kind of data ("image" or "points")."""
+    """Fail early when a model cannot train on this kind of data ("image", "points", "audio"...)."""
     model_cls, _ = get_entry(name).load()
     if kind not in model_cls.data_kinds:
         raise DataError(f"model {name!r} expects {' or '.join(model_cls.data_kinds)} data, got {kind} data")
 
 
-def build_model(name: str, config: Any, data_shape: tuple[int, ...]) -> Any:
-    """Instantiate model ``name`` for examples of shape ``data_shape`` (a Config or a dict of overrides)."""
+def build_model(name: str, config: Any, data_shape: tuple[int, ...], data_info: dict[str, Any] | None = None) -> Any:
+    """Instantiate model ``name`` for examples of shape ``data_shape`` (a Config or a dict of overrides).
+
+    ``data_info`` is the data set's ``info`` (sample rate, alphabet...), for models that need it.
+    """
     model_cls, config_cls = get_entry(name).load()
     if not isinstance(config, config_cls):
         config = make_config(name, config)
-    return model_cls(config, tuple(data_shape))
+    return model_cls(config, tuple(data_shape), dict(data_info or {}))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .figures import save_loss_curves
+from .media import embed_sample_file
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -33,9 +34,13 @@ def final_metrics(run_dir: Path) -> dict[str, float]:
     return {k: v for k, v in (evals[-1] if evals else {}).items() if k not in {"kind"}}
 
 
-def _latest_samples(run_dir: Path) -> Path | None:
-    pictures = sorted((Path(run_dir) / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
-    return pictures[-1] if pictures else None
+def _latest_samples(run_dir: Path) -> list[Path]:
+    """The sample files (PNG, and WAV/GIF/SVG/text for sequences) of the last evaluated step."""
+    files = [p for p in (Path(run_dir) / "samples").glob("step-*.*") if p.stem.split("-")[1].isdigit()]
+    if not files:
+        return []
+    last = max(int(p.stem.split("-")[1]) for p in files)
+    return sorted((p for p in files if int(p.stem.split("-")[1]) == last), key=lambda p: p.suffix)
 
 
 def _metrics_table(metrics: dict[str, float]) -> str:
@@ -61,8 +66,8 @@ def run_section(run_dir: Path, heading_level: int = 2) -> str:
         _metrics_table(final_metrics(run_dir)),
     ]
     samples = _latest_samples(run_dir)
-    if samples is not None:
-        parts += [f"<h4>Samples ({html.escape(samples.stem)})</h4>", _embedded_png(samples)]
+    if samples:
+        parts += [f"<h4>Samples ({html.escape(samples[0].stem)})</h4>", *map(embed_sample_file, samples)]
     if (run_dir / "interpolation.png").exists():
         parts += ["<h4>Latent interpolation</h4>", _embedded_png(run_dir / "interpolation.png")]
     parts += ["<h4>Training losses</h4>", _embedded_png(loss_png)]

@@ -1,7 +1,8 @@
 """The one training loop: Fabric, batches, ``train_step``, logs, evaluation, checkpoints, resume.
 
 The loop knows a model only through ``Trainable`` (``batch_size``, ``optimizers()``,
-``train_step``) plus one optional attribute, ``binarize_data`` (draw Bernoulli(x) for each batch).
+``train_step``) plus two optional attributes: ``binarize_data`` (draw Bernoulli(x) for each batch)
+and ``conditioning`` (batches are ``(x, labels)`` pairs).
 Evaluation and sample figures come in as one callable.
 
 Exactness: everything random in training flows from the seeded global generators and the batch
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 from lightning_fabric import Fabric
 
-from ..core.errors import CheckpointError, ConfigError, NonFiniteLossError
+from ..core.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError
 from ..core.seed import capture_rng_state, restore_rng_state, seed_everything
 from ..data import BatchStream
 from .checkpoint import (
@@ -112,10 +113,12 @@ def fit(
     options: LoopOptions,
     evaluate: Evaluate,
     resume: bool = False,
+    train_labels: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train ``build_model()`` on ``train_data`` until ``options.steps``; see the module docstring.
 
-    ``train_data``: (N, *D) floats. Returns the final step, why training stopped, and the last
+    ``train_data``: (N, *D). A model with ``conditioning = True`` gets ``(x, labels)`` batches drawn
+    with ``train_labels`` (N, ...). Returns the final step, why training stopped, and the last
     checkpoint. Only global rank 0 writes to ``run_dir``.
     """
     run_dir = Path(run_dir)
@@ -135,6 +138,10 @@ def fit(
     optimizers = dict(zip(raw_optimizers, wrapped_optimizers, strict=True))
     if rank > 0:
         seed_everything(seed + 1_000_003 * rank)
+    if getattr(model, "conditioning", False):
+        if train_labels is None:
+            raise DataError(f"{type(model).__name__} is conditional and needs labels; this data set has none")
+        train_data = (train_data, train_labels)
     stream = BatchStream(train_data, model.batch_size, seed, getattr(model, "binarize_data", False), rank, world_size)
 
     # 2. Resume: weights, optimizer moments, data position and every RNG state (each rank its own).

@@ -58,7 +58,7 @@ class GAN(nn.Module):
 
     data_kinds = ("image", "points")
 
-    def __init__(self, config: GANConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: GANConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         self.config = config
         self.data_shape = data_shape

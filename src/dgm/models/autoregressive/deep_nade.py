@@ -71,7 +71,7 @@ class DeepNADE(nn.Module):
 
     data_kinds = ("image",)
 
-    def __init__(self, config: DeepNADEConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: DeepNADEConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         if len(data_shape) != 3:
             raise DataError(f"DeepNADE models images (C, H, W), got data shape {data_shape}")

@@ -21,11 +21,11 @@ spot: pixel (r, c) sees (r−1, c+1), (r−2, c+2), … as well. A 1×1 output h
 horizontal features to a Bernoulli logit per pixel (``num_levels=2``) or 256 logits
 (``num_levels=256``). The log-likelihood is exact; sampling draws one pixel at a time.
 
-Class conditioning lives at the model level: ``log_prob``, ``logits``, ``sample`` and
-``train_step`` take optional ``labels`` (B,). The dgm training loop passes images only, so
-``dgm train`` trains a conditional model (``num_classes > 0``) without labels, i.e. as the
-unconditional model p(x) with no class embedding added; training p(x | y) needs a loop that
-calls ``train_step(batch, optimizers, backward, labels=labels)``.
+Class conditioning: with ``num_classes > 0`` the model is conditional (``conditioning = True``), so
+the dgm loop hands ``train_step`` (images, labels) batches and evaluation scores log p(x | y), e.g.
+``dgm train gated-pixelcnn --data digits --set num_classes=10``. ``log_prob``, ``logits`` and
+``sample`` take optional ``labels`` (B,); a conditional model asked for samples without labels
+draws the classes 0, 1, …, K−1, 0, … in turn.
 
 Example::
 
@@ -129,7 +129,7 @@ class GatedPixelCNN(nn.Module):
 
     data_kinds = ("image",)
 
-    def __init__(self, config: GatedPixelCNNConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: GatedPixelCNNConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         if len(data_shape) != 3 or data_shape[0] != 1:
             raise DataError(f"GatedPixelCNN here models single-channel images (1, H, W), got {data_shape}")
@@ -138,6 +138,7 @@ class GatedPixelCNN(nn.Module):
         self.batch_size = config.batch_size
         self.num_levels = config.num_levels
         self.num_classes = config.num_classes
+        self.conditioning = config.num_classes > 0  # the loop then passes (images, labels) batches
         self.binarize_data = config.num_levels == 2
         outputs = 1 if config.num_levels == 2 else config.num_levels  # Bernoulli logit or 256 logits
         self.layers = nn.ModuleList(
@@ -191,10 +192,13 @@ class GatedPixelCNN(nn.Module):
     ) -> torch.Tensor:
         """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order (H·W network passes).
 
-        ``labels`` (n,) draws from p(x | y); None draws from the unconditional model.
+        ``labels`` (n,) draws from p(x | y); None draws classes 0..K−1 in turn from a conditional
+        model, and from p(x) otherwise.
         """
         _, height, width = self.data_shape
         parameter = next(self.parameters())
+        if labels is None and self.conditioning:
+            labels = torch.arange(n) % self.num_classes
         if labels is not None:
             labels = labels.to(parameter.device)
         x = torch.zeros(n, *self.data_shape, device=parameter.device, dtype=parameter.dtype)  # (n, 1, H, W)
@@ -208,12 +212,13 @@ class GatedPixelCNN(nn.Module):
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
     def train_step(
-        self, batch: torch.Tensor, optimizers: dict, backward: Backward, labels: torch.Tensor | None = None
+        self, batch: torch.Tensor | tuple[torch.Tensor, torch.Tensor], optimizers: dict, backward: Backward
     ) -> dict[str, float]:
         """Maximum likelihood: one Adam step on the mean NLL (nats per image).
 
-        The dgm loop passes no ``labels``, so it trains p(x); pass ``labels`` (B,) to train p(x | y).
+        ``batch``: images (B, 1, H, W), or (images, labels (B,)) for a conditional model.
         """
+        batch, labels = batch if isinstance(batch, tuple) else (batch, None)
         optimizer = optimizers["adam"]
         optimizer.zero_grad()
         loss = -self.log_prob(batch, labels).mean()

@@ -57,7 +57,7 @@ class MADE(nn.Module):
 
     data_kinds = ("image",)
 
-    def __init__(self, config: MADEConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: MADEConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         self.config = config
         self.data_shape = data_shape

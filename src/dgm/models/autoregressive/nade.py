@@ -48,7 +48,7 @@ class NADE(nn.Module):
 
     data_kinds = ("image",)
 
-    def __init__(self, config: NADEConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: NADEConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         if len(data_shape) != 3:
             raise DataError(f"NADE models images (C, H, W), got data shape {data_shape}")

@@ -71,7 +71,7 @@ class PixelCNN(nn.Module):
 
     data_kinds = ("image",)
 
-    def __init__(self, config: PixelCNNConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: PixelCNNConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         if len(data_shape) != 3 or data_shape[0] != 1:
             raise DataError(f"PixelCNN here models single-channel images (1, H, W), got {data_shape}")

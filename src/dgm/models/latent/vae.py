@@ -49,7 +49,7 @@ class VAE(nn.Module):
 
     data_kinds = ("image", "points")
 
-    def __init__(self, config: VAEConfig, data_shape: tuple[int, ...]) -> None:
+    def __init__(self, config: VAEConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
         self.config = config
         self.data_shape = data_shape
