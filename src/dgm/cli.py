@@ -79,8 +79,10 @@ def resume(
 def sample(
     run: Annotated[Path, typer.Argument(help="run folder")],
     n: Annotated[int, typer.Option("-n", help="number of samples")] = 64,
-    out: Annotated[Path, typer.Option(help="file to write: .png .npy (images), .wav (audio), .txt (text), "
-                                           ".svg (strokes), .gif (video)")] = Path("samples.png"),
+    out: Annotated[
+        Path,
+        typer.Option(help="file to write: .png .npy (images), .wav (audio), .txt (text), .svg (strokes), .gif (video)"),
+    ] = Path("samples.png"),
     seed: Annotated[int, typer.Option()] = 0,
     prompt: Annotated[str | None, typer.Option(help="text the samples continue (language models)")] = None,
     text: Annotated[str | None, typer.Option(help="text to write (handwriting synthesis)")] = None,
