@@ -5,7 +5,9 @@ from one pass of a stack of masked convolutions: a 7×7 type-A layer (sees only 
 residual blocks of type-B 3×3 layers (Fig. 5), and 1×1 output layers. Pixels are binary
 (``num_levels=2``, a Bernoulli per pixel, for binarised data) or 256-way categorical (eq. 2,
 ``num_levels=256``, for 8-bit intensities). The log-likelihood is exact; sampling draws one pixel
-at a time.
+at a time, by default evaluating the network on one row per pixel with the rows above cached
+(``dgm.nn.row_cache``), which gives the same samples as ``cached=False`` (the whole image per
+pixel) about H times faster.
 
 Example::
 
@@ -25,6 +27,7 @@ from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.masked import MaskedConv2d
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
+from ...nn.row_cache import RowCache
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)  # (B, 2h, H, W)
 
+    def row_step(self, x_row: torch.Tensor, row: int, cache: RowCache) -> torch.Tensor:
+        return x_row + cache.step(self.body, x_row, row)  # (B, 2h, 1, W)
+
 
 class PixelCNN(nn.Module):
     """Exact-likelihood autoregressive model of single-channel images."""
@@ -102,16 +108,30 @@ class PixelCNN(nn.Module):
         return pixel_log_prob(self.logits(x), to_levels(x, self.num_levels), self.num_levels)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order (H·W network passes)."""
+    def sample(self, n: int, *, generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
+        """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order.
+
+        ``cached``: each pixel costs one row of every layer (rows above are cached); otherwise the
+        whole network runs on the whole image for every pixel. Both give the same samples.
+        """
         _, height, width = self.data_shape
         parameter = next(self.parameters())
         x = torch.zeros(n, *self.data_shape, device=parameter.device, dtype=parameter.dtype)  # (n, 1, H, W)
+        cache = RowCache(height)
         for row in range(height):
             for col in range(width):
-                logits = self.logits(x)[:, :, row, col]  # (n, 1) or (n, 256)
+                if cached:
+                    logits = cache.step(self.network, self._row_input(x, row), row)[:, :, 0, col]  # (n, 1 or 256)
+                else:
+                    logits = self.logits(x)[:, :, row, col]
                 x[:, 0, row, col] = draw_pixel(logits, self.num_levels, generator)
+            if cached:  # store the finished row, which the rows below read
+                cache.step(self.network, self._row_input(x, row), row)
         return x
+
+    def _row_input(self, x: torch.Tensor, row: int) -> torch.Tensor:
+        """Row ``row`` of images (n, 1, H, W) as network input: (n, 1, 1, W) in [−1, 1]."""
+        return centred(to_levels(x[:, :, row : row + 1], self.num_levels), self.num_levels)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
