@@ -12,8 +12,11 @@ generator match naive sampling.
 
 A module that is neither a ``Sequential``, a ``MaskedConv2d``, a 1×1 ``Conv2d`` nor an element-wise
 activation takes part by defining ``row_step(x_row, row, cache)`` (e.g. a residual block returns
-``x_row + cache.step(self.body, x_row, row)``); any other module is refused rather than cached wrongly.
+``x_row + cache.step(self.body, x_row, row)``), using ``cache.window`` for the rows it reads above;
+any other module is refused rather than cached wrongly.
 """
+
+from collections.abc import Hashable
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +32,19 @@ class RowCache:
 
     def __init__(self, height: int) -> None:
         self.height = height
-        self.buffers: dict[int, torch.Tensor] = {}  # id(conv) -> (B, C_in, p + H, W), p zero rows on top
+        self.buffers: dict[Hashable, torch.Tensor] = {}  # key -> (B, C, above + H, W), zero rows on top
+
+    def window(self, key: Hashable, x_row: torch.Tensor, row: int, above: int) -> torch.Tensor:
+        """Store ``x_row`` (B, C, 1, W) as row ``row`` of buffer ``key``; return its rows ``row − above … row``.
+
+        -> (B, C, above + 1, W), with zeros for rows above the image (the same zero padding as the full map).
+        """
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            batch, channels, _, width = x_row.shape
+            buffer = self.buffers[key] = x_row.new_zeros(batch, channels, above + self.height, width)
+        buffer[:, :, above + row] = x_row[:, :, 0]
+        return buffer[:, :, row : row + above + 1]
 
     def step(self, module: nn.Module, x_row: torch.Tensor, row: int) -> torch.Tensor:
         """The output of ``module`` at ``row``: (B, C_in, 1, W) -> (B, C_out, 1, W)."""
@@ -49,12 +64,6 @@ class RowCache:
 
     def _masked_conv_row(self, conv: MaskedConv2d, x_row: torch.Tensor, row: int) -> torch.Tensor:
         pad = conv.kernel_size[0] // 2
-        buffer = self.buffers.get(id(conv))
-        if buffer is None:
-            batch, channels, _, width = x_row.shape
-            buffer = x_row.new_zeros(batch, channels, pad + self.height, width)
-            self.buffers[id(conv)] = buffer
-        buffer[:, :, pad + row] = x_row[:, :, 0]
-        window = buffer[:, :, row : row + pad + 1]  # input rows row − pad … row: (B, C_in, pad + 1, W)
+        window = self.window(id(conv), x_row, row, above=pad)  # input rows row − pad … row: (B, C_in, pad + 1, W)
         weight = (conv.weight * conv.mask)[:, :, : pad + 1]  # the unmasked upper half of the kernel
         return F.conv2d(window, weight, conv.bias, padding=(0, conv.kernel_size[1] // 2))  # (B, C_out, 1, W)

@@ -46,6 +46,7 @@ from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
+from ...nn.row_cache import RowCache
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,31 @@ class GatedLayer(nn.Module):
             horizontal_out = horizontal_out + horizontal
         return vertical_out, horizontal_out
 
+    def row_step(
+        self, vertical: torch.Tensor, horizontal: torch.Tensor, row: int, labels: torch.Tensor | None, cache: RowCache
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` at one row for cached sampling: (B, C_in, 1, W) twice -> (B, p, 1, W) twice.
+
+        The vertical stack reads its input rows ``row − k//2 … row`` and the link reads the vertical
+        pre-activations of ``row − 1``, both from ``cache``; the horizontal stack reads this row only.
+        """
+        rows_above = cache.window((id(self), "vertical in"), vertical, row, above=self.half)  # (B, C_in, half+1, W)
+        vertical_pre = self.vertical(F.pad(rows_above, (self.half, self.half, 0, 0)))  # (B, 2p, 1, W)
+        previous_pre = cache.window((id(self), "vertical pre"), vertical_pre, row, above=1)[:, :, :1]  # row − 1
+        horizontal_pre = self.horizontal(F.pad(horizontal, (self.half, 0)))  # (B, 2p, 1, W)
+        if self.first:
+            horizontal_pre = shift_right(horizontal_pre)
+        horizontal_pre = horizontal_pre + self.vertical_to_horizontal(previous_pre)
+        if labels is not None and self.class_embedding is not None:
+            vertical_class, horizontal_class = self.class_embedding(labels)[:, :, None, None].chunk(2, dim=1)
+            vertical_pre = vertical_pre + vertical_class
+            horizontal_pre = horizontal_pre + horizontal_class
+        vertical_out = gate(vertical_pre)  # (B, p, 1, W)
+        horizontal_out = self.horizontal_out(gate(horizontal_pre))
+        if not self.first:
+            horizontal_out = horizontal_out + horizontal
+        return vertical_out, horizontal_out
+
 
 class GatedPixelCNN(nn.Module):
     """Exact-likelihood autoregressive model of single-channel images, optionally class-conditional."""
@@ -188,12 +214,19 @@ class GatedPixelCNN(nn.Module):
 
     @torch.no_grad()
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+        cached: bool = True,
     ) -> torch.Tensor:
-        """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order (H·W network passes).
+        """-> (n, 1, H, W) in [0, 1], drawn pixel by pixel in raster order.
 
         ``labels`` (n,) draws from p(x | y); None draws classes 0..K−1 in turn from a conditional
-        model, and from p(x) otherwise.
+        model, and from p(x) otherwise. ``cached``: each pixel costs one row of every layer, the
+        rows above coming from a ``RowCache``; otherwise the whole image is recomputed for every
+        pixel. Both draw the same samples.
         """
         _, height, width = self.data_shape
         parameter = next(self.parameters())
@@ -202,11 +235,25 @@ class GatedPixelCNN(nn.Module):
         if labels is not None:
             labels = labels.to(parameter.device)
         x = torch.zeros(n, *self.data_shape, device=parameter.device, dtype=parameter.dtype)  # (n, 1, H, W)
+        self._check_labels(labels, n)
+        cache = RowCache(height)
         for row in range(height):
             for col in range(width):
-                logits = self.logits(x, labels)[:, :, row, col]  # (n, 1) or (n, 256)
+                if cached:
+                    logits = self._row_logits(x, row, labels, cache)[:, :, 0, col]  # (n, 1) or (n, 256)
+                else:
+                    logits = self.logits(x, labels)[:, :, row, col]
                 x[:, 0, row, col] = draw_pixel(logits, self.num_levels, generator)
+            if cached:  # store the finished row, which the rows below read
+                self._row_logits(x, row, labels, cache)
         return x
+
+    def _row_logits(self, x: torch.Tensor, row: int, labels: torch.Tensor | None, cache: RowCache) -> torch.Tensor:
+        """The logits of row ``row`` of images (n, 1, H, W), from the cached rows above: (n, 1 or 256, 1, W)."""
+        vertical = horizontal = centred(to_levels(x[:, :, row : row + 1], self.num_levels), self.num_levels)
+        for layer in self.layers:
+            vertical, horizontal = layer.row_step(vertical, horizontal, row, labels, cache)
+        return self.head(horizontal)  # 1×1 convolutions and ReLUs only
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
