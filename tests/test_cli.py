@@ -189,3 +189,9 @@ def test_point_models_run_every_command_on_the_toy_sets(tmp_path, model, data):
     assert ("nll_nats" in metrics) == (model == "vae")
     assert ("modes_covered" in metrics) == (model == "gan" and data in {"grid25", "ring8"})
     assert dgm("report", run).returncode == 0
+
+
+def test_bench_with_an_unknown_name_lists_the_benchmarks():
+    result = dgm("bench", "nope")
+    assert result.returncode == 2
+    assert "unknown benchmark 'nope'; expected one of: autoregressive, foundation" in result.stderr

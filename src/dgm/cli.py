@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .core.errors import ConfigError, DgmError, NonFiniteLossError
+from .core.errors import ConfigError, DgmError, NonFiniteLossError, UnknownNameError
 from .models import CATALOGUE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -116,6 +116,24 @@ def evaluate(
 def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
     """Write RUN/report.html: samples, loss curves, final metrics."""
     typer.echo(str(_api().report(run)))
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="benchmark: foundation or autoregressive")],
+    quick: Annotated[bool, typer.Option(help="reduced budgets, minutes instead of hours")] = False,
+) -> None:
+    """Run a benchmark of the source checkout (benchmarks/NAME.py) and print its table."""
+    import subprocess
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
+    names = sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+    if not names:
+        raise ConfigError(f"benchmarks ship with the source checkout; no benchmarks/ folder next to {folder.parent}")
+    if name not in names:
+        raise UnknownNameError(f"unknown benchmark {name!r}; expected one of: {', '.join(names)}")
+    command = [sys.executable, str(folder / f"{name}.py"), *(["--quick"] if quick else [])]
+    raise typer.Exit(subprocess.run(command, check=False).returncode)
 
 
 def main(argv: list[str] | None = None) -> int:
