@@ -3,6 +3,7 @@ that ``dgm.core.protocols`` promises, samples reproducibly from a ``torch.Genera
 """
 
 import math
+from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -16,27 +17,61 @@ SMALL_OVERRIDES = {
     "deep-nade": {"hidden_dim": 16, "num_hidden_layers": 1, "num_orderings": 2, "batch_size": 16},
     "pixelcnn": {"channels": 8, "num_residual_blocks": 1, "first_kernel_size": 3, "batch_size": 16},
     "gated-pixelcnn": {"channels": 8, "num_layers": 2, "first_kernel_size": 3, "batch_size": 16},
+    "pixelrnn": {"hidden_channels": 4, "num_layers": 1, "head_channels": 8, "first_kernel_size": 3, "batch_size": 16},
+    "vpn": {"channels": 8, "num_encoder_blocks": 1, "num_decoder_layers": 2, "first_kernel_size": 3, "batch_size": 4},
+    "char-rnn": {"embedding_dim": 8, "hidden_dim": 16, "batch_size": 16},
     "made": {"hidden_sizes": (16,), "num_masks": 2, "order_agnostic": True, "batch_size": 16},
+    "handwriting": {"hidden_size": 8, "num_layers": 2, "num_components": 3, "batch_size": 8},
+    "wavenet": {"residual_channels": 8, "skip_channels": 8, "layers_per_cycle": 3, "batch_size": 4},
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
+}
+# The conditional versions of models that have one, checked with the same contract (given labels).
+CONDITIONAL_OVERRIDES = {
+    "gated-pixelcnn": SMALL_OVERRIDES["gated-pixelcnn"] | {"num_classes": 2},
+    "wavenet": SMALL_OVERRIDES["wavenet"] | {"num_classes": 2},
+    "handwriting": SMALL_OVERRIDES["handwriting"] | {"synthesis": True},
 }
 PROTOCOLS_OF_FAMILY = {
     "autoregressive": {DensityModel},
     "latent": {LatentVariableModel},
     "adversarial": {ImplicitGenerator},
 }
-SHAPES_OF_KIND = {"image": (1, 8, 8), "points": (2,)}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A tiny stand-in for a data set of one kind: its example shape, its ``info`` and its value range."""
+
+    shape: tuple[int, ...]
+    info: dict = field(default_factory=dict)
+    dtype: torch.dtype = torch.float32
+    low: float | None = 0.0  # None: unbounded
+    high: float | None = 1.0
+
+
+ALPHABET = "ab "
+KINDS = {
+    "image": Kind((1, 8, 8)),
+    "points": Kind((2,), low=None, high=None),
+    "video": Kind((3, 1, 4, 4)),
+    "audio": Kind((1, 32), {"sample_rate": 8000}, low=-1.0),
+    "text": Kind((16,), {"alphabet": "abcdefgh \n"}, torch.int64, low=0, high=9),
+    "strokes": Kind((12, 3), {"alphabet": ALPHABET, "pad_index": 3, "words": ["ab", "ba"]}, low=None, high=None),
+}
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 BATCH = 5
 
 
 def cases(family: str | None = None) -> list:
-    """(name, data shape) for every model of ``family`` (all if None) and every kind of data it takes."""
+    """(name, kind of data) for every model of ``family`` (all if None) and every kind of data it takes;
+    a conditional version is named ``name|conditional``."""
     found = []
     for name, entry in CATALOGUE.items():
         if family in (None, entry.family):
             model_cls, _ = entry.load()
-            found += [pytest.param(name, SHAPES_OF_KIND[kind], id=f"{name}-{kind}") for kind in model_cls.data_kinds]
+            variants = [name] + ([f"{name}|conditional"] if name in CONDITIONAL_OVERRIDES else [])
+            found += [pytest.param(v, kind, id=f"{v}-{kind}") for v in variants for kind in model_cls.data_kinds]
     return found
 
 
@@ -45,24 +80,47 @@ def device(request) -> torch.device:
     return torch.device(request.param)
 
 
-def build(name: str, shape: tuple[int, ...], device: torch.device):
-    return build_model(name, SMALL_OVERRIDES[name], shape).to(device)
+def build(variant: str, kind: str, device: torch.device):
+    name, _, conditional = variant.partition("|")
+    overrides = CONDITIONAL_OVERRIDES[name] if conditional else SMALL_OVERRIDES[name]
+    return build_model(name, overrides, KINDS[kind].shape, KINDS[kind].info).to(device)
 
 
 def parameter_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def example_batch(model, shape: tuple[int, ...], n: int) -> torch.Tensor:
-    """(n, *shape) inputs in the model's data range: {0, 1} pixels where it binarises, [0, 1] images, or points."""
+def example_batch(model, kind: str, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(n, *shape) inputs in the data range of ``kind`` (binary where the model binarises), and labels
+    (text indices for strokes, classes otherwise) where the model is conditional, else None."""
     generator = torch.Generator().manual_seed(0)
-    if len(shape) == 1:
+    shape = KINDS[kind].shape
+    if kind == "points":
         x = torch.randn(n, *shape, generator=generator)
+    elif kind == "audio":
+        x = torch.rand(n, *shape, generator=generator) * 2 - 1
+    elif kind == "text":
+        x = torch.randint(len(KINDS[kind].info["alphabet"]), (n, *shape), generator=generator)
+    elif kind == "strokes":
+        x = torch.randn(n, *shape, generator=generator)
+        x[..., 2] = (torch.rand(n, shape[0], generator=generator) < 0.2).float()
     else:
         x = torch.rand(n, *shape, generator=generator)
         if getattr(model, "binarize_data", False):
             x = (x < 0.5).float()
-    return x.to(parameter_device(model))
+    labels = None
+    if getattr(model, "conditioning", False):
+        if kind == "strokes":
+            labels = torch.tensor([[0, 1, 3], [1, 2, 0]] * n)[:n]  # "ab" padded, "b a"
+        else:
+            labels = torch.arange(n) % 2
+        labels = labels.to(parameter_device(model))
+    return x.to(parameter_device(model)), labels
+
+
+def log_prob_of(model, kind: str, n: int) -> torch.Tensor:
+    x, labels = example_batch(model, kind, n)
+    return model.log_prob(x) if labels is None else model.log_prob(x, labels)
 
 
 def assert_float32_finite_on(tensor: torch.Tensor, model) -> None:
@@ -75,8 +133,16 @@ def parameters_of(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p.detach() for group in optimizer.param_groups for p in group["params"]]
 
 
-def in_data_range(samples: torch.Tensor, shape: tuple[int, ...]) -> bool:
-    return len(shape) == 1 or bool(((samples >= 0) & (samples <= 1)).all())
+def assert_samples_of_kind(samples: torch.Tensor, kind: str, model) -> None:
+    """Samples have the kind's dtype, live on the model's device, are finite and lie in the data's range."""
+    spec = KINDS[kind]
+    assert samples.dtype == spec.dtype, (samples.dtype, spec.dtype)
+    assert samples.device == parameter_device(model)
+    assert torch.isfinite(samples.float()).all()
+    if spec.low is not None:
+        assert bool(((samples >= spec.low) & (samples <= spec.high)).all()), (samples.min(), samples.max())
+    if kind == "strokes":
+        assert set(samples[..., 2].unique().tolist()) <= {0.0, 1.0}, "pen lifts must be 0 or 1"
 
 
 def test_every_catalogued_model_has_a_contract_case():
@@ -84,31 +150,31 @@ def test_every_catalogued_model_has_a_contract_case():
     assert {get_entry(name).family for name in CATALOGUE} <= set(PROTOCOLS_OF_FAMILY)
 
 
-@pytest.mark.parametrize(("name", "shape"), cases())
-def test_model_satisfies_exactly_its_family_protocols(name, shape, device):
-    model = build(name, shape, device)
+@pytest.mark.parametrize(("name", "kind"), cases())
+def test_model_satisfies_exactly_its_family_protocols(name, kind, device):
+    model = build(name, kind, device)
     assert isinstance(model, Trainable)
-    expected = PROTOCOLS_OF_FAMILY[get_entry(name).family]
+    expected = PROTOCOLS_OF_FAMILY[get_entry(name.partition("|")[0]).family]
     for protocol in (DensityModel, LatentVariableModel, ImplicitGenerator):
         assert isinstance(model, protocol) == (protocol in expected), f"{name} vs {protocol.__name__}"
 
 
-@pytest.mark.parametrize(("name", "shape"), cases("autoregressive"))
-def test_density_model_contract(name, shape, device):
-    model = build(name, shape, device)
-    log_prob = model.log_prob(example_batch(model, shape, BATCH))
+@pytest.mark.parametrize(("name", "kind"), cases("autoregressive"))
+def test_density_model_contract(name, kind, device):
+    model = build(name, kind, device)
+    log_prob = log_prob_of(model, kind, BATCH)
     assert log_prob.shape == (BATCH,)
     assert_float32_finite_on(log_prob, model)
     samples = model.sample(3)
-    assert samples.shape == (3, *shape)
-    assert_float32_finite_on(samples, model)
-    assert in_data_range(samples, shape)
+    assert samples.shape == (3, *KINDS[kind].shape)
+    assert_samples_of_kind(samples, kind, model)
 
 
-@pytest.mark.parametrize(("name", "shape"), cases("latent"))
-def test_latent_variable_model_contract(name, shape, device):
-    model = build(name, shape, device)
-    x = example_batch(model, shape, BATCH)
+@pytest.mark.parametrize(("name", "kind"), cases("latent"))
+def test_latent_variable_model_contract(name, kind, device):
+    model = build(name, kind, device)
+    shape = KINDS[kind].shape
+    x, _ = example_batch(model, kind, BATCH)
     elbo = model.elbo(x)
     assert elbo.shape == (BATCH,)
     assert_float32_finite_on(elbo, model)
@@ -125,30 +191,29 @@ def test_latent_variable_model_contract(name, shape, device):
 
     samples = model.sample(3)
     assert samples.shape == (3, *shape)
-    assert_float32_finite_on(samples, model)
-    assert in_data_range(samples, shape)
+    assert_samples_of_kind(samples, kind, model)
 
 
-@pytest.mark.parametrize(("name", "shape"), cases("adversarial"))
-def test_implicit_generator_contract(name, shape, device):
-    model = build(name, shape, device)
+@pytest.mark.parametrize(("name", "kind"), cases("adversarial"))
+def test_implicit_generator_contract(name, kind, device):
+    model = build(name, kind, device)
+    shape = KINDS[kind].shape
     z = torch.randn(BATCH, model.latent_dim, device=parameter_device(model))
     generated = model.generate(z)
     assert generated.shape == (BATCH, *shape)
     assert_float32_finite_on(generated, model)
     samples = model.sample(3)
     assert samples.shape == (3, *shape)
-    assert_float32_finite_on(samples, model)
-    assert in_data_range(samples, shape)
+    assert_samples_of_kind(samples, kind, model)
 
 
 def test_gan_objective_is_adversarial(device):
-    assert isinstance(build("gan", (2,), device).objective, Adversarial)
+    assert isinstance(build("gan", "points", device).objective, Adversarial)
 
 
-@pytest.mark.parametrize(("name", "shape"), cases())
-def test_sampling_is_reproducible_from_a_generator_alone(name, shape, device):
-    model = build(name, shape, device)
+@pytest.mark.parametrize(("name", "kind"), cases())
+def test_sampling_is_reproducible_from_a_generator_alone(name, kind, device):
+    model = build(name, kind, device)
 
     def draw(seed: int) -> torch.Tensor:
         with torch.no_grad():
@@ -161,10 +226,11 @@ def test_sampling_is_reproducible_from_a_generator_alone(name, shape, device):
     assert torch.equal(torch.get_rng_state(), global_state), "sampling with a generator touched the global RNG"
 
 
-@pytest.mark.parametrize(("name", "shape"), cases())
-def test_one_train_step_returns_finite_floats_and_moves_every_optimizer(name, shape, device):
-    model = build(name, shape, device)
-    batch = example_batch(model, shape, model.batch_size)
+@pytest.mark.parametrize(("name", "kind"), cases())
+def test_one_train_step_returns_finite_floats_and_moves_every_optimizer(name, kind, device):
+    model = build(name, kind, device)
+    x, labels = example_batch(model, kind, model.batch_size)
+    batch = x if labels is None else (x, labels)
     optimizers = model.optimizers()
     before = {key: [p.clone() for p in parameters_of(optimizer)] for key, optimizer in optimizers.items()}
 

@@ -54,6 +54,27 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "van den Oord et al. 2016, Conditional Image Generation with PixelCNN Decoders",
         ),
         CatalogueEntry(
+            "pixelrnn", "autoregressive.pixelrnn", "PixelRNN", "PixelRNNConfig", "autoregressive",
+            "van den Oord, Kalchbrenner & Kavukcuoglu 2016, Pixel Recurrent Neural Networks",
+        ),
+        CatalogueEntry(
+            "vpn", "autoregressive.vpn", "VideoPixelNetwork", "VideoPixelNetworkConfig", "autoregressive",
+            "Kalchbrenner et al. 2017, Video Pixel Networks",
+        ),
+        CatalogueEntry(
+            "char-rnn", "autoregressive.char_rnn", "CharRNN", "CharRNNConfig", "autoregressive",
+            "Graves 2013, Generating Sequences With Recurrent Neural Networks; "
+            "Karpathy 2015, The Unreasonable Effectiveness of Recurrent Neural Networks",
+        ),
+        CatalogueEntry(
+            "handwriting", "autoregressive.handwriting", "Handwriting", "HandwritingConfig", "autoregressive",
+            "Graves 2013, Generating Sequences With Recurrent Neural Networks",
+        ),
+        CatalogueEntry(
+            "wavenet", "autoregressive.wavenet", "WaveNet", "WaveNetConfig", "autoregressive",
+            "van den Oord et al. 2016, WaveNet: A Generative Model for Raw Audio",
+        ),
+        CatalogueEntry(
             "vae", "latent.vae", "VAE", "VAEConfig", "latent",
             "Kingma & Welling 2014, Auto-Encoding Variational Bayes",
         ),
