@@ -105,7 +105,10 @@ def pixel_speedup(name: str) -> dict[str, float]:
 def wavenet_speedup() -> dict[str, float]:
     from dgm.models.autoregressive.wavenet import benchmark_cached_generation
 
-    return {f"wavenet_{k}": float(v) for k, v in benchmark_cached_generation().items()}
+    figures = {f"wavenet_{k}": float(v) for k, v in benchmark_cached_generation().items()}
+    figures["wavenet_cached_speedup"] = figures.pop("wavenet_speedup")  # a lower bound where naive is extrapolated
+    figures["wavenet_cached_identical"] = figures.pop("wavenet_identical")
+    return figures
 
 
 def train_and_score(model: str, data: str, overrides: dict, budget: float, folder: Path) -> tuple[dict, Path]:
@@ -202,7 +205,11 @@ def main() -> None:
                   f"cached {results[f'{key}_cached_sample16_s']:.2f} s -> {results[f'{key}_cached_speedup']:.1f}x "
                   f"(identical: {bool(results[f'{key}_cached_identical'])}; target ≥ 5x)")  # fmt: skip
         results.record(wavenet_speedup())
-        print(f"  wavenet          1 s of 16 kHz audio: {results['wavenet_cached_speedup']:.1f}x (target ≥ 20x)")
+        bound = "at least " if results["wavenet_naive_extrapolated"] else ""
+        print(f"  wavenet          1 s of 16 kHz audio: naive {results['wavenet_naive_all_steps_s']:.0f} s, cached "
+              f"{results['wavenet_cached_s']:.1f} s -> {bound}{results['wavenet_cached_speedup']:.1f}x (identical over "
+              f"the first {results['wavenet_naive_steps']:.0f} steps: {bool(results['wavenet_cached_identical'])}; "
+              "target ≥ 20x)")  # fmt: skip
         results.record({"speedups_threads": float(args.threads)})
 
     with tempfile.TemporaryDirectory() as tmp:
