@@ -38,22 +38,19 @@ def test_probabilities_of_all_81_strings_sum_to_one():
 
 
 def test_each_conditional_depends_only_on_earlier_characters():
+    """For every position j and every other symbol at j: the laws of x_0 .. x_j are bit-for-bit the
+    same (they see only x_<j, so the shift is right) and that of x_{j+1} changes (it does see x_j)."""
     model = _random_char_rnn(length=6)
     x = torch.tensor([[0, 2, 1, 1, 0, 2]])
-    captured = {}
-
-    def keep_input_embeddings(module, inputs, output):
-        output.requires_grad_(True)
-        captured["embeddings"] = output  # (1, T, E): row j embeds the start symbol (j=0) or x_{j-1}
-        return output
-
-    handle = model.embedding.register_forward_hook(keep_input_embeddings)
-    terms = model.log_prob_per_char(x)  # (1, T)
-    handle.remove()
-    for t in range(6):
-        (gradient,) = torch.autograd.grad(terms[0, t], captured["embeddings"], retain_graph=True)  # (1, T, E)
-        assert torch.all(gradient[0, t + 1 :] == 0), f"log p(x_{t}) depends on x_>={t}"
-        assert torch.all(gradient[0, : t + 1].abs().sum(dim=1) > 0), f"log p(x_{t}) ignores part of x_<{t}"
+    logits = model.logits(x)  # (1, T, V)
+    for j in range(6):
+        for symbol in {0, 1, 2} - {int(x[0, j])}:
+            changed = x.clone()
+            changed[0, j] = symbol
+            other = model.logits(changed)  # (1, T, V)
+            assert torch.equal(other[:, : j + 1], logits[:, : j + 1]), f"p(x_<={j}) depends on x_{j}"
+            if j + 1 < 6:
+                assert not torch.allclose(other[:, j + 1], logits[:, j + 1]), f"p(x_{j + 1}) ignores x_{j}"
 
 
 def test_changing_later_characters_leaves_earlier_conditionals_unchanged():
@@ -86,7 +83,10 @@ def test_sample_starts_with_the_prompt_and_has_the_asked_length():
     assert model.sample(2).shape == (2, 8)  # the default length is the data's T
 
 
-@pytest.mark.parametrize(("prompt", "length", "message"), [("abxz", None, "'xz'"), ("abcab", 5, "length")])
+@pytest.mark.parametrize(
+    ("prompt", "length", "message"),
+    [("abxz", None, "'xz'"), ("abcab", 5, "length"), ("a", 2.5, "positive number"), ("a", 0, "positive number")],
+)
 def test_a_prompt_the_model_cannot_take_is_a_config_error(prompt, length, message):
     model = _random_char_rnn(length=8, alphabet="abc")
     with pytest.raises(ConfigError, match=message):
@@ -192,3 +192,13 @@ def test_learns_tiny_text_below_its_unigram_entropy_and_a_bigram_model():
     bigram = _bigram_bits_per_char(data.train, data.test, len(data.info["alphabet"]))
     assert metrics["unigram_entropy_bits"] > 4.0 and bigram < metrics["unigram_entropy_bits"] - 1.5
     assert metrics["bits_per_char"] < bigram - 0.5  # the LSTM uses more than the previous character
+
+
+@pytest.mark.parametrize("model", ["char-rnn", "handwriting"])
+def test_models_that_clip_gradients_refuse_16_mixed_before_any_work(model, tmp_path):
+    import dgm
+
+    data = "tiny-text" if model == "char-rnn" else "hershey"
+    with pytest.raises(ConfigError, match="expected --precision 32-true or bf16-mixed, got 16-mixed"):
+        dgm.train_model(model, data, steps=1, out=tmp_path / "run", precision="16-mixed")
+    assert not (tmp_path / "run").exists()

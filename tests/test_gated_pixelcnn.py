@@ -30,13 +30,19 @@ SMALL_3X3 = {"num_levels": 2, "channels": 8, "num_layers": 2, "kernel_size": 3, 
 
 @pytest.mark.parametrize("label", [None, 2])
 def test_binary_gated_pixelcnn_sums_to_one_over_all_3x3_images(label):
-    model = perturbed_gated_pixelcnn({**SMALL_3X3, "num_classes": 3}, (1, 3, 3))
+    model = perturbed_gated_pixelcnn({**SMALL_3X3, "num_classes": 0 if label is None else 3}, (1, 3, 3))
     images = all_binary_3x3_images()
     labels = None if label is None else torch.full((512,), label)
     with torch.no_grad():
         probs = model.log_prob(images, labels).exp()  # (512,)
     assert probs.sum().item() == pytest.approx(1.0, abs=1e-6)
     assert probs.max() > 20 * probs.min(), "the test needs a distribution far from uniform to have teeth"
+
+
+def test_a_conditional_model_refuses_to_score_images_without_labels():
+    model = perturbed_gated_pixelcnn({**SMALL_3X3, "num_classes": 3}, (1, 3, 3))
+    with pytest.raises(DataError, match=r"needs labels \(512,\)"):
+        model.log_prob(all_binary_3x3_images())
 
 
 def test_256_level_gated_pixelcnn_sums_to_one_over_all_two_pixel_images():
@@ -80,7 +86,7 @@ def test_each_pixel_depends_on_exactly_the_earlier_pixels_of_its_receptive_field
         "num_layers": num_layers,
         "kernel_size": 3,
         "first_kernel_size": 3,
-        "num_classes": 2,
+        "num_classes": 0 if label is None else 2,
     }
     model = perturbed_gated_pixelcnn(overrides, (1, height, width), 0.3)
     generator = torch.Generator().manual_seed(1)

@@ -184,7 +184,10 @@ def test_speech_is_generated_once_cached_and_split_by_sentence(monkeypatch, tmp_
 @pytest.mark.skipif(not audio.ALSA_SOUNDS.is_dir(), reason="alsa-utils sounds are not installed")
 def test_alsa_sounds_are_segments_of_the_speaker_test_files():
     sounds = load_dataset("alsa-sounds")
-    assert sounds.train.shape[1:] == (1, 2048) and len(sounds.test) == (len(sounds.train) + len(sounds.test)) // 5
+    assert sounds.train.shape[1:] == (1, 2048) and sounds.test.shape[1:] == (1, 2048)
+    files = len(sounds.info["classes"])
+    assert set(sounds.test_labels.tolist()) == set(range(files)), "every recording's tail is held out"
+    assert 0.1 < len(sounds.test) / (len(sounds.train) + len(sounds.test)) < 0.3
     assert sounds.info["sample_rate"] == 8000 and "Front_Center" in sounds.info["classes"]
 
 
@@ -324,6 +327,30 @@ def test_cached_generation_draws_exactly_the_samples_of_naive_generation(num_cla
     assert len(mu_law_encode(cached).unique()) > 20, "the test needs varied samples to have teeth"
     assert torch.equal(mu_law_decode(mu_law_encode(cached)), cached)  # on the μ-law levels, in [−1, 1]
     assert not torch.equal(cached, draw(7, cached=True))
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_generation_computes_the_logits_of_the_full_network_at_every_step(cached, monkeypatch):
+    """Teacher-forced: every draw returns a fixed code, and the logits each algorithm draws from must
+    equal the full-sequence network's (float64, 1e-12). Unlike equal samples, this sees the oldest
+    code of the receptive field, whose pull on a draw is tiny."""
+    from dgm.models.autoregressive import wavenet
+
+    model = perturbed_wavenet({**TINY, "num_classes": 2}, weight_std=0.25)
+    length = 2 * model.receptive_field + 5
+    forced = torch.randint(256, (2, length), generator=torch.Generator().manual_seed(8))  # (2, length)
+    labels = torch.tensor([0, 1])
+    seen = []
+
+    def record_and_force(logits: torch.Tensor, generator) -> torch.Tensor:
+        seen.append(logits.clone())  # (2, 256)
+        return forced[:, len(seen) - 1]
+
+    monkeypatch.setattr(wavenet, "draw_code", record_and_force)
+    codes = mu_law_encode(model.sample(2, length=length, labels=labels, cached=cached))  # (2, 1, length)
+    assert torch.equal(codes[:, 0], forced)
+    full = model.logits(forced, labels)  # (2, length, 256)
+    torch.testing.assert_close(torch.stack(seen, dim=1), full, rtol=0, atol=1e-12)
 
 
 # learning ---------------------------------------------------------------------------------------

@@ -175,6 +175,11 @@ def train_model(
     dataset = load_dataset(data, data_dir)
     check_data_kind(model, dataset.kind)
     build_model(model, config, dataset.shape, dataset.info)  # a shape the architecture cannot take fails here
+    if precision == "16-mixed" and hasattr(config, "max_grad_norm"):
+        raise ConfigError(
+            f"{entry.name} clips its gradients inside train_step, where 16-mixed's loss scaling would distort "
+            "the norm; expected --precision 32-true or bf16-mixed, got 16-mixed"
+        )
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     for name, value in (("--eval-every", eval_every), ("--checkpoint-every", checkpoint_every)):
@@ -307,7 +312,8 @@ def sample(
     accepted = inspect.signature(model.sample).parameters
     for name in conditions:
         if name not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
-            raise ConfigError(f"model {type(model).__name__} takes no --{name}; it samples unconditionally")
+            options = ", ".join(f"--{k}" for k in ("prompt", "text", "length") if k in accepted) or "none of them"
+            raise ConfigError(f"model {type(model).__name__} takes no --{name} (it takes {options})")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         samples = model.sample(n, generator=generator, **conditions).cpu()

@@ -12,8 +12,8 @@ in [−1, 1], with ``info = {"sample_rate": ..., "classes": [...]}`` and a class
   are dropped. Labels: the voice. The last ``NUM_TEST_SENTENCES`` sentences form the test split,
   so the test audio is unseen text. Needs the Debian package ``espeak-ng``.
 - ``alsa-sounds``: the nine speaker-test recordings of the Debian package ``alsa-utils``
-  (``/usr/share/sounds/alsa/*.wav``, or ``--data-dir``) cut into segments, a fixed-seed split.
-  Labels: the file.
+  (``/usr/share/sounds/alsa/*.wav``, or ``--data-dir``) cut into segments; the last fifth of each
+  recording is the test split. Labels: the file.
 
 μ-law (ITU-T G.711; WaveNet, van den Oord et al. 2016, eq. 2 of section 2.2):
 f(x) = sign(x) · ln(1 + μ|x|) / ln(1 + μ), μ = 255, then f is quantised to 256 levels.
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import DataError
-from .base import Dataset, split
+from .base import Dataset
 
 MU = 255  # μ: 256 quantisation levels, codes 0..255
 SAMPLE_RATE = 8000  # Hz, every set
@@ -254,7 +254,9 @@ def load_speech(data_dir: Path | None = None) -> Dataset:
 
 
 def load_alsa_sounds(data_dir: Path | None = None) -> Dataset:
-    """The WAVs of ``/usr/share/sounds/alsa`` (or ``data_dir``) at 8 kHz in 0.256 s segments, a fixed 80/20 split."""
+    """The WAVs of ``/usr/share/sounds/alsa`` (or ``data_dir``) at 8 kHz in 0.256 s segments; the last fifth
+    of each recording's segments (at least one) is the test split, so test audio never sits between
+    training segments of the same recording. Labels: the file."""
     folder = Path(data_dir) if data_dir is not None else ALSA_SOUNDS
     paths = sorted(folder.glob("*.wav"))
     if not paths:
@@ -262,11 +264,19 @@ def load_alsa_sounds(data_dir: Path | None = None) -> Dataset:
             f"data set 'alsa-sounds' reads the WAV files of the Debian package alsa-utils "
             f"(apt-get install alsa-utils) or of --data-dir; found no *.wav in {folder}"
         )
-    segments, labels = [], []
+    parts: dict[str, list[torch.Tensor]] = {"train": [], "test": []}
+    labels: dict[str, list[torch.Tensor]] = {"train": [], "test": []}
     for file_id, path in enumerate(paths):
         cut = cut_segments(load_wav(path, SAMPLE_RATE), SEGMENT_LENGTH)  # (K, 1, T)
-        segments.append(cut)
-        labels.append(torch.full((len(cut),), file_id))
-    audio, file_ids = torch.cat(segments), torch.cat(labels)
-    train, test, train_labels, test_labels = split(audio, file_ids, num_test=max(1, len(audio) // 5))
-    return _audio_set("alsa-sounds", train, test, train_labels, test_labels, [path.stem for path in paths])
+        first_test = len(cut) - max(1, len(cut) // 5)  # the recording's tail is held out, not interleaved segments
+        for part, segments in (("train", cut[:first_test]), ("test", cut[first_test:])):
+            parts[part].append(segments)
+            labels[part].append(torch.full((len(segments),), file_id))
+    return _audio_set(
+        "alsa-sounds",
+        torch.cat(parts["train"]),
+        torch.cat(parts["test"]),
+        torch.cat(labels["train"]),
+        torch.cat(labels["test"]),
+        [path.stem for path in paths],
+    )

@@ -142,6 +142,8 @@ class CharRNN(nn.Module):
         if temperature < 0:
             raise ConfigError(f"temperature must be >= 0, got {temperature}")
         length = self.data_shape[0] if length is None else length
+        if not isinstance(length, int) or length < 1:
+            raise ConfigError(f"length must be a positive number of characters, got {length!r}")
         device = self.readout.weight.device
         prefix = self.encode_prompt(prompt or "").to(device)  # (L,)
         if length <= len(prefix):

@@ -24,8 +24,8 @@ horizontal features to a Bernoulli logit per pixel (``num_levels=2``) or 256 log
 Class conditioning: with ``num_classes > 0`` the model is conditional (``conditioning = True``), so
 the dgm loop hands ``train_step`` (images, labels) batches and evaluation scores log p(x | y), e.g.
 ``dgm train gated-pixelcnn --data digits --set num_classes=10``. ``log_prob``, ``logits`` and
-``sample`` take optional ``labels`` (B,); a conditional model asked for samples without labels
-draws the classes 0, 1, …, K−1, 0, … in turn.
+``sample`` take ``labels`` (B,), which a conditional model requires, except that asked for samples
+without labels it draws the classes 0, 1, …, K−1, 0, … in turn.
 
 Example::
 
@@ -34,7 +34,6 @@ Example::
     threes = model.sample(16, labels=torch.full((16,), 3))
 """
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +44,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
+from ...losses.likelihood import maximum_likelihood_step
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 from ...nn.row_cache import RowCache
 
@@ -183,6 +183,8 @@ class GatedPixelCNN(nn.Module):
 
     def _check_labels(self, labels: torch.Tensor | None, batch: int) -> None:
         if labels is None:
+            if self.conditioning:
+                raise DataError(f"a conditional GatedPixelCNN (num_classes={self.num_classes}) needs labels ({batch},)")
             return
         if self.num_classes == 0:
             raise DataError("labels were given to an unconditional GatedPixelCNN (num_classes=0)")
@@ -265,10 +267,5 @@ class GatedPixelCNN(nn.Module):
 
         ``batch``: images (B, 1, H, W), or (images, labels (B,)) for a conditional model.
         """
-        batch, labels = batch if isinstance(batch, tuple) else (batch, None)
-        optimizer = optimizers["adam"]
-        optimizer.zero_grad()
-        loss = -self.log_prob(batch, labels).mean()
-        backward(loss)
-        optimizer.step()
-        return {"loss": loss.item(), "bits_per_dim": loss.item() / (math.prod(self.data_shape) * math.log(2))}
+        images, labels = batch if isinstance(batch, tuple) else (batch, None)
+        return maximum_likelihood_step(self, images, optimizers, backward, labels)

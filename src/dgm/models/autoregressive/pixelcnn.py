@@ -15,7 +15,6 @@ Example::
     nll_nats = -model.log_prob(binary_images).mean()
 """
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +24,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
+from ...losses.likelihood import maximum_likelihood_step
 from ...nn.masked import MaskedConv2d
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 from ...nn.row_cache import RowCache
@@ -138,9 +138,4 @@ class PixelCNN(nn.Module):
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood: one Adam step on the mean NLL (nats per image)."""
-        optimizer = optimizers["adam"]
-        optimizer.zero_grad()
-        loss = -self.log_prob(batch).mean()
-        backward(loss)
-        optimizer.step()
-        return {"loss": loss.item(), "bits_per_dim": loss.item() / (math.prod(self.data_shape) * math.log(2))}
+        return maximum_likelihood_step(self, batch, optimizers, backward)

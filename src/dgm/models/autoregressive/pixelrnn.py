@@ -56,6 +56,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
+from ...losses.likelihood import maximum_likelihood_step
 from ...nn.masked import MaskedConv2d
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 
@@ -389,9 +390,4 @@ class PixelRNN(nn.Module):
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood: one Adam step on the mean NLL (nats per image)."""
-        optimizer = optimizers["adam"]
-        optimizer.zero_grad()
-        loss = -self.log_prob(batch).mean()
-        backward(loss)
-        optimizer.step()
-        return {"loss": loss.item(), "bits_per_dim": loss.item() / (math.prod(self.data_shape) * math.log(2))}
+        return maximum_likelihood_step(self, batch, optimizers, backward)

@@ -32,7 +32,6 @@ Example::
     clips = model.sample(4, length=20)  # (4, 20, 1, 16, 16)
 """
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,6 +41,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import ConfigError, DataError
 from ...core.protocols import Backward
+from ...losses.likelihood import maximum_likelihood_step
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 from .gated_pixelcnn import GatedLayer
 
@@ -243,9 +243,4 @@ class VideoPixelNetwork(nn.Module):
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood: one Adam step on the mean NLL (nats per clip)."""
-        optimizer = optimizers["adam"]
-        optimizer.zero_grad()
-        loss = -self.log_prob(batch).mean()
-        backward(loss)
-        optimizer.step()
-        return {"loss": loss.item(), "bits_per_dim": loss.item() / (math.prod(self.data_shape) * math.log(2))}
+        return maximum_likelihood_step(self, batch, optimizers, backward)
