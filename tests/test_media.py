@@ -61,3 +61,43 @@ def test_cli_sample_refuses_a_prompt_for_an_unconditional_image_model(tmp_path):
     result = dgm("sample", str(run), "--out", str(tmp_path / "s.wav"))
     assert result.returncode == 2 and "must end in .png or .npy, got s.wav" in result.stderr
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.wav").exists()
+
+
+# one tiny run per kind of sequence data: train, sample to the kind's file, report embeds it ----------
+
+SEQUENCE_RUNS = {
+    # kind: (model, data set, small overrides, sample options, sample file, what the report embeds)
+    "audio": (
+        "wavenet", "chirps", ["residual_channels=4", "skip_channels=4", "layers_per_cycle=2", "dilation_cycles=1"],
+        {"length": 400}, "a.wav", "<audio",
+    ),
+    "text": ("char-rnn", "tiny-text", ["hidden_dim=8", "embedding_dim=4"], {"prompt": "the "}, "t.txt", "<pre"),
+    "strokes": (
+        "handwriting", "hershey", ["synthesis=true", "hidden_size=8", "num_layers=1", "num_components=2"],
+        {"text": "hello world", "length": 30}, "hw.svg", "image/svg+xml",
+    ),
+    "video": (
+        "vpn", "moving-digits-small", ["channels=4", "num_encoder_blocks=1", "num_decoder_layers=1"],
+        {"length": 2}, "clips.gif", "image/gif",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(SEQUENCE_RUNS))
+def test_a_sequence_model_trains_samples_its_file_and_shows_it_in_the_report(kind, tmp_path):
+    import dgm as api
+
+    model, data, overrides, options, name, embedded = SEQUENCE_RUNS[kind]
+    run = tmp_path / model
+    api.train_model(model, data, steps=2, out=run, overrides=overrides)
+    out = api.sample(run, 2, tmp_path / name, seed=0, **options)
+    assert out.is_file() and out.stat().st_size > 0
+    if kind == "audio":
+        with wave.open(str(out)) as audio:
+            assert audio.getframerate() == 8000 and audio.getnframes() >= 2 * 400
+    elif kind == "text":
+        assert all(chunk.startswith("the ") for chunk in out.read_text().strip().split("\n\n"))
+    elif kind == "video":
+        assert Image.open(out).n_frames == 2
+    html = api.write_report(run).read_text()
+    assert embedded in html, f"the {kind} report does not embed its samples"

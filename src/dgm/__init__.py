@@ -12,10 +12,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "evaluate", "load", "report", "resume", "sample", "train_model"]
+__all__ = ["__version__", "evaluate", "load", "resume", "sample", "train_model", "write_report"]
+# ``dgm.report`` is the subpackage of figures and HTML, so the API's ``report`` is ``dgm.write_report``.
+API_NAMES = {"evaluate": "evaluate", "load": "load", "resume": "resume", "sample": "sample",
+             "train_model": "train_model", "write_report": "report"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("dgm.api"), name)
+    if name in API_NAMES:
+        return getattr(importlib.import_module("dgm.api"), API_NAMES[name])
     raise AttributeError(f"module 'dgm' has no attribute {name!r}")
