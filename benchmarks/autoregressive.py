@@ -47,7 +47,7 @@ STEPS_CAP = 10**8  # training stops on the time budget, not on steps
 
 # name -> (catalogue model, overrides) on binarised MNIST 28×28
 IMAGE_MODELS: dict[str, tuple[str, dict]] = {
-    "nade": ("nade", {"hidden_dim": 500, "batch_size": 100}),
+    "nade": ("nade", {"hidden_dim": 500, "batch_size": 25}),  # batch 100: 534 steps, 99.35 nats in 20 min
     "made": ("made", {"hidden_sizes": (500,), "batch_size": 100}),
     "pixelcnn": ("pixelcnn", {"channels": 64, "num_residual_blocks": 5, "batch_size": 32}),
     "gated-pixelcnn": ("gated-pixelcnn", {"channels": 32, "num_layers": 6, "batch_size": 32}),
