@@ -181,6 +181,12 @@ def load_chirps() -> Dataset:
     return _audio_set("chirps", train, test, kind[:NUM_CHIRPS_TRAIN], kind[NUM_CHIRPS_TRAIN:], CHIRP_KINDS)
 
 
+def _joined_audio_set(name: str, parts: dict, labels: dict, classes: list[str]) -> Dataset:
+    """The set from lists of segments (K, 1, T) and of their labels (K,) under "train" and "test"."""
+    splits = [torch.cat(kept[part]) for kept in (parts, labels) for part in ("train", "test")]
+    return _audio_set(name, splits[0], splits[1], splits[2], splits[3], classes)
+
+
 # speech -----------------------------------------------------------------------------------------
 
 SENTENCES = [  # Harvard sentences (IEEE 1969), list 1 and the start of list 2
@@ -240,14 +246,7 @@ def load_speech(data_dir: Path | None = None) -> Dataset:
                 segments = cut_segments(waveform, SEGMENT_LENGTH, SPEECH_MIN_RMS)  # (K, 1, T)
                 parts[part].append(segments)
                 labels[part].append(torch.full((len(segments),), voice_id))
-    return _audio_set(
-        "speech",
-        torch.cat(parts["train"]),
-        torch.cat(parts["test"]),
-        torch.cat(labels["train"]),
-        torch.cat(labels["test"]),
-        VOICES,
-    )
+    return _joined_audio_set("speech", parts, labels, VOICES)
 
 
 # alsa-sounds ------------------------------------------------------------------------------------
@@ -272,11 +271,4 @@ def load_alsa_sounds(data_dir: Path | None = None) -> Dataset:
         for part, segments in (("train", cut[:first_test]), ("test", cut[first_test:])):
             parts[part].append(segments)
             labels[part].append(torch.full((len(segments),), file_id))
-    return _audio_set(
-        "alsa-sounds",
-        torch.cat(parts["train"]),
-        torch.cat(parts["test"]),
-        torch.cat(labels["train"]),
-        torch.cat(labels["test"]),
-        [path.stem for path in paths],
-    )
+    return _joined_audio_set("alsa-sounds", parts, labels, [path.stem for path in paths])
