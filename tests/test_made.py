@@ -56,6 +56,20 @@ def test_every_mask_set_is_autoregressive_in_its_own_order(order_agnostic):
         assert not torch.equal(model.orders[1], model.orders[2])
 
 
+def test_dropout_acts_in_training_only_and_keeps_every_dropped_network_causal():
+    model = _random_made({"hidden_sizes": (32,), "dropout": 0.5})
+    x = _all_binary((1, 2, 5))
+    model.train()
+    assert not torch.equal(model.log_prob(x), model.log_prob(x))  # a fresh dropout draw each call
+    for _ in range(3):
+        jacobian = torch.autograd.functional.jacobian(lambda v: model.logits(v)[0], x[5:6].flatten(1))[:, 0]  # (D, D)
+        assert torch.all(jacobian.triu() == 0)  # raster order: output i never sees inputs j >= i
+    model.eval()
+    log_p = model.log_prob(x)  # (1024,)
+    assert torch.equal(log_p, model.log_prob(x))
+    assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-6)
+
+
 def test_output_connects_only_to_units_of_lower_degree():
     generator = torch.Generator().manual_seed(0)
     degrees = made_degrees(6, (8, 8), torch.randperm(6, generator=generator), generator)

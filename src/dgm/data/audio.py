@@ -15,7 +15,7 @@ in [−1, 1], with ``info = {"sample_rate": ..., "classes": [...]}`` and a class
   (``/usr/share/sounds/alsa/*.wav``, or ``--data-dir``) cut into segments; the last fifth of each
   recording is the test split. Labels: the file.
 
-μ-law (ITU-T G.711; WaveNet, van den Oord et al. 2016, eq. 2 of section 2.2):
+μ-law (ITU-T G.711; WaveNet, van den Oord et al. 2016, the unnumbered formula of section 2.2):
 f(x) = sign(x) · ln(1 + μ|x|) / ln(1 + μ), μ = 255, then f is quantised to 256 levels.
 
 >>> codes = mu_law_encode(torch.tensor([-1.0, 0.0, 1.0]))

@@ -1,1 +1,1 @@
-"""Building blocks shared by models: MLPs, small conv nets, masked (autoregressive) layers."""
+"""Building blocks shared by models: MLPs, small conv nets, masked (autoregressive) layers, the LSTM update."""

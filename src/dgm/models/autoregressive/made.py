@@ -14,7 +14,9 @@ p(x) = Π_d p(x_d | x_<d) (eq. 1), and one pass gives them all.
 4. Mask ensembles (§4.3): at test time p(x) = (1/M) Σ_m p_m(x), an equal mixture of the M
    autoregressive models, each exactly normalised, so the mixture is exact too.
 
-Binary pixels (Bernoulli conditionals), images flattened to D in raster order.
+Binary pixels (Bernoulli conditionals), images flattened to D in raster order. Against overfitting
+a small training set, ``dropout`` on the hidden units and ``weight_decay`` regularise training; the
+paper relied on early stopping instead.
 
 Example::
 
@@ -43,6 +45,8 @@ class MADEConfig:
     mask_seed: int = 0  # masks are a fixed function of (mask_seed, mask index)
     batch_size: int = 64
     learning_rate: float = 1e-3
+    dropout: float = 0.0  # on the hidden units in training: masks keep every path causal, dropout only removes paths
+    weight_decay: float = 0.0  # L2 penalty coefficient in Adam
 
     def __post_init__(self) -> None:
         check(len(self.hidden_sizes) >= 1, "hidden_sizes needs at least one layer, e.g. hidden_sizes=256")
@@ -50,6 +54,8 @@ class MADEConfig:
         check(self.num_masks >= 1, f"num_masks must be >= 1, got {self.num_masks}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 class MADE(nn.Module):
@@ -93,7 +99,7 @@ class MADE(nn.Module):
         """(B, *D) -> (B, D) Bernoulli logits of p(x_d = 1 | x_<d) under the current mask set."""
         h = x.flatten(1)  # (B, D)
         for layer in self.layers[:-1]:
-            h = torch.relu(layer(h))  # (B, H_l)
+            h = F.dropout(torch.relu(layer(h)), self.config.dropout, self.training)  # (B, H_l)
         return self.layers[-1](h)  # (B, D)
 
     def _log_prob_current_mask(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +129,8 @@ class MADE(nn.Module):
         return x.reshape(n, *self.data_shape)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
+        config = self.config
+        return {"adam": torch.optim.Adam(self.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood under the next mask set of the cycle (step 3)."""

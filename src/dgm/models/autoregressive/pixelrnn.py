@@ -59,6 +59,7 @@ from ...core.protocols import Backward
 from ...losses.likelihood import maximum_likelihood_step
 from ...nn.masked import MaskedConv2d
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
+from ...nn.recurrent import lstm_update
 
 LAYER_TYPES = ("row_lstm", "diagonal_bilstm")
 
@@ -88,15 +89,6 @@ class PixelRNNConfig:
 
 # Feature maps are laid out (H, W, B, C) inside the model: every 1×1 convolution is an ``nn.Linear``,
 # a row of the map is one contiguous (W, B, C) block and every recurrent step is one matrix product.
-
-
-def lstm_update(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. 3: pre-activations (..., 4h) holding [o, f, i, g] and the cell state (..., h) -> (hidden, cell)."""
-    size = cell.shape[-1]
-    sigmoid_part, content = gates.split([3 * size, size], dim=-1)
-    output_gate, forget_gate, input_gate = torch.sigmoid(sigmoid_part).chunk(3, dim=-1)  # (..., h) each
-    cell = forget_gate * cell + input_gate * torch.tanh(content)
-    return output_gate * torch.tanh(cell), cell  # (..., h) twice
 
 
 def shift_forward(x: torch.Tensor, dim: int) -> torch.Tensor:

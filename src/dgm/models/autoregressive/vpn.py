@@ -43,6 +43,7 @@ from ...core.errors import ConfigError, DataError
 from ...core.protocols import Backward
 from ...losses.likelihood import maximum_likelihood_step
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
+from ...nn.recurrent import lstm_update
 from .gated_pixelcnn import GatedLayer
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]  # (hidden h, cell c), each (B, C, H, W)
@@ -100,10 +101,7 @@ class ConvLSTMCell(nn.Module):
             zeros = x.new_zeros(x.shape[0], self.gates.out_channels // 4, *x.shape[2:])
             state = (zeros, zeros)
         hidden, cell = state
-        input_gate, forget_gate, output_gate, candidate = self.gates(torch.cat([x, hidden], dim=1)).chunk(4, dim=1)
-        cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(input_gate) * torch.tanh(candidate)
-        hidden = torch.sigmoid(output_gate) * torch.tanh(cell)
-        return hidden, cell
+        return lstm_update(self.gates(torch.cat([x, hidden], dim=1)), cell, dim=1)  # (B, 4C, H, W) -> (h, c)
 
 
 class VideoPixelNetwork(nn.Module):

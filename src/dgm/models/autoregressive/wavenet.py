@@ -13,8 +13,8 @@ Every conditional comes from one pass of:
    sees c_{t−2} and c_{t−1};
 2. a stack of residual layers (Fig. 4), dilations 1, 2, 4, …, 2^(L−1) repeated ``dilation_cycles``
    times; each layer applies a dilated causal convolution of kernel 2 (taps at t − d and t),
-3. the gated activation z = tanh(W_f ∗ x + V_f h) ⊙ σ(W_g ∗ x + V_g h) (eq. 2; eq. 3 with a
-   learned class/speaker embedding V h for global conditioning when ``num_classes > 0``),
+3. the gated activation z = tanh(W_f ∗ x + V_f h) ⊙ σ(W_g ∗ x + V_g h) (eq. 2; the V h terms
+   are section 2.5's global conditioning, a learned class/speaker embedding, when ``num_classes > 0``),
 4. a 1×1 convolution of z added back to the layer's input (residual) and another one taken out as
    the layer's skip connection;
 5. the sum of all skips → ReLU → 1×1 → ReLU → 1×1 → 256 logits of p(c_t | c_<t, h).
