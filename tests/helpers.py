@@ -74,4 +74,4 @@ def digits_nll_and_baseline(model_name: str, overrides: dict, steps: int) -> tup
     stream = BatchStream(digits.train, model.batch_size, seed=0, binarize=model.binarize_data)
     for _ in range(steps):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    return -mean_log_prob(model, test), independent_pixel_nll_nats(train, test)
+    return -mean_log_prob(model.eval(), test), independent_pixel_nll_nats(train, test)

@@ -56,18 +56,33 @@ def test_every_mask_set_is_autoregressive_in_its_own_order(order_agnostic):
         assert not torch.equal(model.orders[1], model.orders[2])
 
 
-def test_dropout_acts_in_training_only_and_keeps_every_dropped_network_causal():
+def test_dropout_acts_in_training_only_with_inverted_scaling():
     model = _random_made({"hidden_sizes": (32,), "dropout": 0.5})
     x = _all_binary((1, 2, 5))
     model.train()
     assert not torch.equal(model.log_prob(x), model.log_prob(x))  # a fresh dropout draw each call
-    for _ in range(3):
-        jacobian = torch.autograd.functional.jacobian(lambda v: model.logits(v)[0], x[5:6].flatten(1))[:, 0]  # (D, D)
-        assert torch.all(jacobian.triu() == 0)  # raster order: output i never sees inputs j >= i
-    model.eval()
-    log_p = model.log_prob(x)  # (1024,)
+    # One hidden layer: the logits are linear in the dropped units, so their mean over draws is the
+    # eval-mode logits only if the kept units are scaled by 1 / (1 − p).
+    with torch.no_grad():
+        draws = model.logits(x[7:8].expand(20000, -1, -1, -1))  # (20000, D)
+        model.eval()
+        expected = model.logits(x[7:8])[0]  # (D,)
+    standard_error = draws.std(dim=0) / len(draws) ** 0.5
+    assert torch.all((draws.mean(dim=0) - expected).abs() <= 5 * standard_error + 1e-12)
+    log_p = model.log_prob(x)  # (1024,), eval mode
     assert torch.equal(log_p, model.log_prob(x))
     assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_weight_decay_reaches_the_optimizer_decoupled():
+    model = build_model("made", {"hidden_sizes": (8,), "weight_decay": 0.1, "learning_rate": 0.01}, (1, 2, 2))
+    optimizer = model.optimizers()["adam"]
+    before = model.layers[0].weight.detach().clone()
+    model.zero_grad()
+    for parameter in model.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()  # zero gradient: only the decoupled decay moves the weights, by lr · wd · w
+    torch.testing.assert_close(model.layers[0].weight.detach(), before * (1 - 0.01 * 0.1))
 
 
 def test_output_connects_only_to_units_of_lower_degree():

@@ -1,9 +1,20 @@
 """The LSTM state update shared by the recurrent layers (PixelRNN's Row and Diagonal BiLSTM, the VPN's ConvLSTM).
 
-Hochreiter & Schmidhuber (1997) with forget gates, in the notation of van den Oord et al. (2016a), Eq. 3:
-with the pre-activations split as [o, f, i, g] along one dimension,
+The LSTM of Hochreiter & Schmidhuber (1997) with the forget gate of Gers, Schmidhuber & Cummins
+(2000), as written in van den Oord et al. (2016a), Eq. 3: with the pre-activations split as
+[o, f, i, g] along one dimension,
+
     c = σ(f) ⊙ c_prev + σ(i) ⊙ tanh(g),        h = σ(o) ⊙ tanh(c).
-The layers differ only in how they compute the pre-activations (linear maps, 1-D or 2-D convolutions).
+
+The layers differ only in how they compute the pre-activations (linear maps, 1-D or 2-D
+convolutions of [input, h_prev]). Note the layout: ``torch.nn.LSTM``/``LSTMCell`` (used by char-RNN
+and handwriting) order their gate rows [i, f, g, o] instead; ``tests/test_recurrent.py`` checks the
+two against each other after permuting the rows.
+
+Example::
+
+    gates = layer(torch.cat([x, hidden], dim=-1))  # (B, 4h) in the order [o, f, i, g]
+    hidden, cell = lstm_update(gates, cell)  # (B, h) each
 """
 
 import torch

@@ -46,7 +46,7 @@ class MADEConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.0  # on the hidden units in training: masks keep every path causal, dropout only removes paths
-    weight_decay: float = 0.0  # L2 penalty coefficient in Adam
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW)
 
     def __post_init__(self) -> None:
         check(len(self.hidden_sizes) >= 1, "hidden_sizes needs at least one layer, e.g. hidden_sizes=256")
@@ -130,7 +130,8 @@ class MADE(nn.Module):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         config = self.config
-        return {"adam": torch.optim.Adam(self.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)}
+        # AdamW: the decay is decoupled from the adaptive step (Loshchilov & Hutter 2019); with 0 it is Adam.
+        return {"adam": torch.optim.AdamW(self.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Maximum likelihood under the next mask set of the cycle (step 3)."""

@@ -89,7 +89,7 @@ class DilatedResidualBlock(nn.Module):
 
 
 class ConvLSTMCell(nn.Module):
-    """One step of a convolutional LSTM (Shi et al. 2015): the gates are convolutions of [input, h]."""
+    """One step of a convolutional LSTM (Shi et al. 2015): gates [o, f, i, g] (``lstm_update``) from [input, h]."""
 
     def __init__(self, in_channels: int, channels: int, kernel_size: int) -> None:
         super().__init__()
