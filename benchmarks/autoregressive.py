@@ -17,7 +17,9 @@ Usage::
 
     python benchmarks/autoregressive.py            # 20 min per image model and char-RNN: about 2.5 hours
     python benchmarks/autoregressive.py --quick    # reduced budgets, under 10 minutes
-    python benchmarks/autoregressive.py --only pixelcnn made anchors --skip-speedups --threads 1
+    python benchmarks/autoregressive.py --only pixelcnn made anchors --threads 1   # a subset; "speedups" is a row too
+    python benchmarks/autoregressive.py --precision 32-true   # train in float32 (default: bf16-mixed)
+    dgm bench autoregressive -- --only wavenet                # the same through the CLI
 
 Each figure is merged into a flat ``{name: number}`` JSON as soon as it is measured, so runs of a
 subset (``--only``) add to the file rather than replace it: ``benchmarks/results/autoregressive.json``,
@@ -65,7 +67,7 @@ SEQUENCE_MODELS: dict[str, tuple[str, str, dict, tuple[str, ...]]] = {
     "wavenet": ("wavenet", "chirps", {}, ("bits_per_dim", "marginal_entropy_bits")),
     "char-rnn": ("char-rnn", "shakespeare", CHAR_RNN_BENCH, ("bits_per_char", "unigram_entropy_bits")),
     "handwriting": ("handwriting", "hershey", {}, ("nll_per_point_nats", "single_gaussian_nll_per_point_nats")),
-    "vpn": ("vpn", "moving-digits-small", {}, ("nll_nats",)),
+    "vpn": ("vpn", "moving-digits-small", {}, ("nll_nats", "later_frame_nll_nats", "first_frame_nll_nats")),
 }
 SEQUENCE_BUDGET = {"char-rnn": 1200.0}  # full-run seconds where not 300 (the char-RNN target: ≤ 2.0 bpc)
 TARGET_BITS_PER_CHAR = 2.0
@@ -283,9 +285,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="reduced training budgets (speed-ups stay full size)")
     parser.add_argument("--budget", type=float, help="seconds of training per model (overrides the defaults)")
     parser.add_argument(
-        "--only", nargs="+", choices=[*IMAGE_MODELS, *SEQUENCE_MODELS, "anchors"], help="a subset of the rows"
+        "--only",
+        nargs="+",
+        choices=[*IMAGE_MODELS, *SEQUENCE_MODELS, "anchors", "speedups"],
+        help="a subset of the rows",
     )
-    parser.add_argument("--skip-speedups", action="store_true")
+    parser.add_argument("--skip-speedups", action="store_true", help="all rows but the sampling speed-ups")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the issue's budgets assume 2 cores)")
     parser.add_argument(
         "--precision",
@@ -305,7 +310,7 @@ def main() -> None:
     anchors = not args.only or "anchors" in args.only
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, args.precision)
 
-    if not args.skip_speedups:
+    if not args.skip_speedups and (not args.only or "speedups" in args.only):
         print("Cached against naive sampling (same generator seed, identical samples required):")
         for name in ("pixelcnn", "gated-pixelcnn"):
             results.record(pixel_speedup(name))

@@ -1,4 +1,4 @@
-"""The ``dgm`` command line: list, train, resume, sample, eval, report.
+"""The ``dgm`` command line: list, train, resume, sample, eval, report, bench.
 
 A user error (unknown name, bad value, missing or corrupt checkpoint, occupied ``--out``) prints
 one line ``error: …`` and exits with code 2, without touching existing files.
@@ -39,8 +39,9 @@ def _finish(result) -> None:
 @app.command("list")
 def list_models() -> None:
     """Every model with its family and paper."""
+    width = max(len(name) for name in CATALOGUE)
     for entry in CATALOGUE.values():
-        typer.echo(f"{entry.name:<12} {entry.family:<15} {entry.paper}")
+        typer.echo(f"{entry.name:<{width}} {entry.family:<15} {entry.paper}")
 
 
 @app.command()
@@ -87,7 +88,10 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="number of samples")] = 64,
     out: Annotated[
         Path,
-        typer.Option(help="file to write: .png .npy (images), .wav (audio), .txt (text), .svg (strokes), .gif (video)"),
+        typer.Option(
+            help="file to write: .npy (any model), .png (all but text), .wav (audio), .txt (text), .svg (strokes), "
+            ".gif (video)"
+        ),
     ] = Path("samples.png"),
     seed: Annotated[int, typer.Option()] = 0,
     prompt: Annotated[str | None, typer.Option(help="text the samples continue (language models)")] = None,
@@ -128,6 +132,9 @@ def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
 def bench(
     name: Annotated[str, typer.Argument(help="benchmark: foundation or autoregressive")],
     quick: Annotated[bool, typer.Option(help="reduced budgets, minutes instead of hours")] = False,
+    options: Annotated[
+        list[str] | None, typer.Argument(help="more options for the script after --, e.g. -- --only pixelcnn")
+    ] = None,
 ) -> None:
     """Run a benchmark of the source checkout (benchmarks/NAME.py) and print its table."""
     import subprocess
@@ -138,7 +145,7 @@ def bench(
         raise ConfigError(f"benchmarks ship with the source checkout; no benchmarks/ folder next to {folder.parent}")
     if name not in names:
         raise UnknownNameError(f"unknown benchmark {name!r}; expected one of: {', '.join(names)}")
-    command = [sys.executable, str(folder / f"{name}.py"), *(["--quick"] if quick else [])]
+    command = [sys.executable, str(folder / f"{name}.py"), *(["--quick"] if quick else []), *(options or [])]
     raise typer.Exit(subprocess.run(command, check=False).returncode)
 
 
