@@ -195,3 +195,8 @@ def test_bench_with_an_unknown_name_lists_the_benchmarks():
     result = dgm("bench", "nope")
     assert result.returncode == 2
     assert "unknown benchmark 'nope'; expected one of: autoregressive, foundation" in result.stderr
+
+
+def test_bench_forwards_options_after_the_double_dash_and_its_exit_code():
+    result = dgm("bench", "autoregressive", "--", "--only", "bogus")
+    assert result.returncode == 2  # the script's argparse refusal, passed through

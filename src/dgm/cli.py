@@ -152,7 +152,7 @@ def bench(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dgm`` script; returns the exit code."""
     try:
-        app(args=argv, standalone_mode=False, prog_name="dgm")
+        code = app(args=argv, standalone_mode=False, prog_name="dgm")  # a command's typer.Exit code, if any
     except NonFiniteLossError as error:
         typer.echo(f"error: {error}", err=True)
         return 1
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as done:
         return done.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

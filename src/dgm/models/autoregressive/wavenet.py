@@ -104,13 +104,17 @@ class ResidualLayer(nn.Module):
     def __init__(self, residual_channels: int, skip_channels: int, dilation: int, num_classes: int) -> None:
         super().__init__()
         self.dilation = dilation
-        self.residual_channels, self.skip_channels = residual_channels, skip_channels
+        self.residual_channels = residual_channels
         self.dilated = nn.Linear(2 * residual_channels, 2 * residual_channels)  # kernel-2 taps [x_{t−d}, x_t]
         self.class_embedding = nn.Embedding(num_classes, 2 * residual_channels) if num_classes > 0 else None
         self.out = nn.Linear(residual_channels, residual_channels + skip_channels)  # residual and skip 1×1 convs
 
     def step(
-        self, past: torch.Tensor, now: torch.Tensor, condition: torch.Tensor | None, weights: tuple | None = None
+        self,
+        past: torch.Tensor,
+        now: torch.Tensor,
+        condition: torch.Tensor | None,
+        weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs at t − d and t, each (*, R), and V h broadcastable to (*, 2R) or None -> output (*, R), skip (*, S).
 
