@@ -23,20 +23,29 @@ SMALL_OVERRIDES = {
     "made": {"hidden_sizes": (16,), "num_masks": 2, "order_agnostic": True, "batch_size": 16},
     "handwriting": {"hidden_size": 8, "num_layers": 2, "num_components": 3, "batch_size": 8},
     "wavenet": {"residual_channels": 8, "skip_channels": 8, "layers_per_cycle": 3, "batch_size": 4},
+    "autoencoder": {"bottleneck_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
+    "iwae": {"latent_dim": 4, "hidden_dim": 32, "num_samples": 3, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
 }
-# The conditional versions of models that have one, checked with the same contract (given labels).
-CONDITIONAL_OVERRIDES = {
-    "gated-pixelcnn": SMALL_OVERRIDES["gated-pixelcnn"] | {"num_classes": 2},
-    "wavenet": SMALL_OVERRIDES["wavenet"] | {"num_classes": 2},
-    "handwriting": SMALL_OVERRIDES["handwriting"] | {"synthesis": True},
+# Other versions of models, checked with the same contract: "name|variant" -> overrides. Conditional
+# versions are given labels; the others are restricted to the kinds of data in VARIANT_KINDS.
+VARIANT_OVERRIDES = {
+    "gated-pixelcnn|conditional": SMALL_OVERRIDES["gated-pixelcnn"] | {"num_classes": 2},
+    "wavenet|conditional": SMALL_OVERRIDES["wavenet"] | {"num_classes": 2},
+    "handwriting|conditional": SMALL_OVERRIDES["handwriting"] | {"synthesis": True},
+    "vae|conv": SMALL_OVERRIDES["vae"] | {"architecture": "conv", "conv_width": 4},
+    "vae|logistic": SMALL_OVERRIDES["vae"] | {"decoder": "logistic"},
+    "vae|gaussian": SMALL_OVERRIDES["vae"] | {"decoder": "gaussian"},
+    "autoencoder|conv": SMALL_OVERRIDES["autoencoder"] | {"architecture": "conv", "conv_width": 4},
 }
+VARIANT_KINDS = {"vae|conv": ("image",), "vae|logistic": ("image",), "autoencoder|conv": ("image",)}
 PROTOCOLS_OF_FAMILY = {
     "autoregressive": {DensityModel},
     "latent": {LatentVariableModel},
     "adversarial": {ImplicitGenerator},
 }
+REPRESENTATION_ONLY = {"autoencoder"}  # latent-family models that compress but define no density or sampler
 
 
 @dataclass(frozen=True)
@@ -63,15 +72,22 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 BATCH = 5
 
 
-def cases(family: str | None = None) -> list:
-    """(name, kind of data) for every model of ``family`` (all if None) and every kind of data it takes;
-    a conditional version is named ``name|conditional``."""
+def cases(family: str | None = None, generative: bool = True) -> list:
+    """(name, kind of data) for every model of ``family`` (all if None) and every kind of data it takes,
+    with the versions of ``VARIANT_OVERRIDES``; ``generative=False`` keeps only ``REPRESENTATION_ONLY``
+    models, ``True`` leaves them out, None keeps both."""
     found = []
     for name, entry in CATALOGUE.items():
-        if family in (None, entry.family):
-            model_cls, _ = entry.load()
-            variants = [name] + ([f"{name}|conditional"] if name in CONDITIONAL_OVERRIDES else [])
-            found += [pytest.param(v, kind, id=f"{v}-{kind}") for v in variants for kind in model_cls.data_kinds]
+        representation_only = name in REPRESENTATION_ONLY
+        if family not in (None, entry.family) or (generative is not None and generative == representation_only):
+            continue
+        model_cls, _ = entry.load()
+        variants = [name] + [v for v in VARIANT_OVERRIDES if v.partition("|")[0] == name]
+        found += [
+            pytest.param(v, kind, id=f"{v}-{kind}")
+            for v in variants
+            for kind in VARIANT_KINDS.get(v, model_cls.data_kinds)
+        ]
     return found
 
 
@@ -80,10 +96,10 @@ def device(request) -> torch.device:
     return torch.device(request.param)
 
 
-def build(variant: str, kind: str, device: torch.device):
-    name, _, conditional = variant.partition("|")
-    overrides = CONDITIONAL_OVERRIDES[name] if conditional else SMALL_OVERRIDES[name]
-    return build_model(name, overrides, KINDS[kind].shape, KINDS[kind].info).to(device)
+def build(name: str, kind: str, device: torch.device):
+    base = name.partition("|")[0]
+    overrides = VARIANT_OVERRIDES.get(name, SMALL_OVERRIDES[base])
+    return build_model(base, overrides, KINDS[kind].shape, KINDS[kind].info).to(device)
 
 
 def parameter_device(model) -> torch.device:
@@ -150,11 +166,12 @@ def test_every_catalogued_model_has_a_contract_case():
     assert {get_entry(name).family for name in CATALOGUE} <= set(PROTOCOLS_OF_FAMILY)
 
 
-@pytest.mark.parametrize(("name", "kind"), cases())
+@pytest.mark.parametrize(("name", "kind"), cases(generative=None))
 def test_model_satisfies_exactly_its_family_protocols(name, kind, device):
     model = build(name, kind, device)
     assert isinstance(model, Trainable)
-    expected = PROTOCOLS_OF_FAMILY[get_entry(name.partition("|")[0]).family]
+    base = name.partition("|")[0]
+    expected = set() if base in REPRESENTATION_ONLY else PROTOCOLS_OF_FAMILY[get_entry(base).family]
     for protocol in (DensityModel, LatentVariableModel, ImplicitGenerator):
         assert isinstance(model, protocol) == (protocol in expected), f"{name} vs {protocol.__name__}"
 
@@ -194,6 +211,20 @@ def test_latent_variable_model_contract(name, kind, device):
     assert_samples_of_kind(samples, kind, model)
 
 
+@pytest.mark.parametrize(("name", "kind"), cases(generative=False))
+def test_representation_model_contract(name, kind, device):
+    model = build(name, kind, device)
+    x, _ = example_batch(model, kind, BATCH)
+    code = model.encode(x)
+    assert code.shape == (BATCH, model.bottleneck_dim)
+    assert_float32_finite_on(code, model)
+    reconstruction = model.decode(code)
+    assert reconstruction.shape == x.shape
+    assert_float32_finite_on(reconstruction, model)
+    if kind == "image":
+        assert bool(((reconstruction >= 0) & (reconstruction <= 1)).all())
+
+
 @pytest.mark.parametrize(("name", "kind"), cases("adversarial"))
 def test_implicit_generator_contract(name, kind, device):
     model = build(name, kind, device)
@@ -226,7 +257,7 @@ def test_sampling_is_reproducible_from_a_generator_alone(name, kind, device):
     assert torch.equal(torch.get_rng_state(), global_state), "sampling with a generator touched the global RNG"
 
 
-@pytest.mark.parametrize(("name", "kind"), cases())
+@pytest.mark.parametrize(("name", "kind"), cases(generative=None))
 def test_one_train_step_returns_finite_floats_and_moves_every_optimizer(name, kind, device):
     model = build(name, kind, device)
     x, labels = example_batch(model, kind, model.batch_size)

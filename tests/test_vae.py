@@ -10,6 +10,7 @@ from torch.distributions import Independent, Normal, kl_divergence
 from dgm.data import BatchStream, binarize_static, load_dataset
 from dgm.eval.latent import latent_interpolation
 from dgm.eval.likelihood import iwae_log_likelihood, mean_iwae_log_likelihood
+from dgm.losses.discretized import discretized_logistic_log_prob
 from dgm.losses.elbo import elbo
 from dgm.models import build_model
 from helpers import independent_pixel_nll_nats
@@ -95,10 +96,14 @@ def test_iwae_bounds_rise_with_k_from_the_elbo(trained_vae, digits):
     assert iwae[500][0] - elbo_mean > 0.2, summary
 
 
-def test_iwae_with_many_samples_reaches_the_integrated_log_likelihood():
-    # With a 1-D latent, log p(x) = log ∫ p(x|z) p(z) dz is a quadrature on a fine grid. The decoder
-    # is made sharp (scale 0.1) and steep in z, so the untrained encoder's q(z|x) ≈ N(0, 1.1²) is far
-    # wider than the posterior: the ELBO sits nats below log p(x) and only the IWAE bound closes the gap.
+@pytest.fixture(scope="module")
+def sharp_one_dimensional_vae():
+    """A 1-D-latent Gaussian VAE on 2-D points whose exact log p(x) is a quadrature on a fine grid.
+
+    The decoder is made sharp (scale 0.1) and steep in z, so the untrained encoder's q(z|x) ≈ N(0, 1.1²)
+    is far wider than the posterior: the ELBO sits nats below log p(x) and only the IWAE bound closes
+    the gap. Returns (model, x (4, 2), exact log p(x) (4,)).
+    """
     torch.manual_seed(0)
     model = build_model("vae", {"latent_dim": 1, "hidden_dim": 32}, (2,)).double().eval()
     with torch.no_grad():
@@ -113,13 +118,48 @@ def test_iwae_with_many_samples_reaches_the_integrated_log_likelihood():
         log_joint = model.decode(z_grid).log_prob(x) + model.prior().log_prob(z_grid)  # (G, 4)
         exact_log_p = torch.logsumexp(log_joint, dim=0) + math.log(16.0 / 40_000)  # (4,) Riemann sum
         coarse_log_p = torch.logsumexp(log_joint[::4], dim=0) + math.log(16.0 / 10_000)
+    assert torch.allclose(coarse_log_p, exact_log_p, rtol=0, atol=1e-4), "the quadrature grid is too coarse"
+    return model, x, exact_log_p
+
+
+def test_iwae_with_many_samples_reaches_the_integrated_log_likelihood(sharp_one_dimensional_vae):
+    model, x, exact_log_p = sharp_one_dimensional_vae
+    with torch.no_grad():
         mean_elbo = torch.stack([model.elbo(x) for _ in range(200)]).mean(dim=0)  # (4,)
     iwae = iwae_log_likelihood(model, x, 20_000, chunk_size=5000)  # (4,)
 
     summary = f"log p {exact_log_p.tolist()}\nIWAE-20000 {iwae.tolist()}\nELBO {mean_elbo.tolist()}"
-    assert torch.allclose(coarse_log_p, exact_log_p, rtol=0, atol=1e-4), "the quadrature grid is too coarse"
     assert ((exact_log_p - mean_elbo) > 5.0).all(), summary
     assert torch.allclose(iwae, exact_log_p, rtol=0, atol=0.06), summary
+
+
+def test_iwae_training_objective_is_the_k_sample_bound(sharp_one_dimensional_vae):
+    # The IWAE model with the VAE's weights: its objective with k = 1 estimates the ELBO, and with
+    # k = 20,000 reaches log p(x); so training on it ascends a bound that closes the gap (Theorem 1).
+    vae, x, exact_log_p = sharp_one_dimensional_vae
+    bounds = {}
+    for k, repeats in ((1, 400), (20_000, 1)):
+        iwae = build_model("iwae", {"latent_dim": 1, "hidden_dim": 32, "num_samples": k}, (2,)).double().eval()
+        iwae.load_state_dict(vae.state_dict())
+        with torch.no_grad():
+            bounds[k] = torch.stack([iwae.objective(x) for _ in range(repeats)])  # (repeats, 4)
+    with torch.no_grad():
+        elbo_draws = torch.stack([vae.elbo(x) for _ in range(400)])  # (400, 4)
+    one_mean, one_se = mean_and_standard_error(bounds[1])
+    elbo_mean, elbo_se = mean_and_standard_error(elbo_draws)
+    assert abs(one_mean - elbo_mean) < 4 * math.hypot(one_se, elbo_se), (one_mean, elbo_mean)
+    assert torch.allclose(bounds[20_000][0], exact_log_p, rtol=0, atol=0.06), (bounds[20_000], exact_log_p)
+
+
+def test_beta_weights_only_the_kl_term():
+    x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)).round()
+    model = build_model("vae", {"latent_dim": 3, "hidden_dim": 16, "beta": 4.0}, (1, 8, 8))
+    torch.manual_seed(1)
+    log_likelihood, kl = model.elbo_terms(x)
+    torch.manual_seed(1)
+    assert torch.allclose(model.objective(x), log_likelihood - 4.0 * kl, rtol=0, atol=1e-5)
+    torch.manual_seed(1)
+    assert torch.allclose(model.elbo(x), log_likelihood - kl, rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -146,3 +186,58 @@ def test_latent_interpolation_runs_between_decoded_posterior_means(trained_vae, 
     assert torch.allclose(path[:, -1], end, rtol=0, atol=1e-6)
     assert torch.allclose(path[:, 2], middle, rtol=0, atol=1e-6)
     assert (start - end).abs().max() > 0.1  # distinct endpoints, so the checks above can tell them apart
+
+
+@pytest.mark.slow
+def test_a_larger_beta_buys_a_smaller_kl_with_worse_reconstructions(trained_vae, digits):
+    torch.manual_seed(0)
+    beta_vae = fit(build_model("vae", {"beta": 4.0}, digits.shape), digits.train, steps=1500).eval()
+    x = binarize_static(digits.test)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        (ll_1, kl_1), (ll_4, kl_4) = trained_vae.elbo_terms(x), beta_vae.elbo_terms(x)
+    summary = f"β=1: KL {kl_1.mean():.2f}, log p(x|z) {ll_1.mean():.2f}; β=4: KL {kl_4.mean():.2f}, {ll_4.mean():.2f}"
+    assert kl_4.mean() < 0.5 * kl_1.mean(), summary
+    assert ll_4.mean() < ll_1.mean() - 1.0, summary
+
+
+@pytest.mark.slow
+def test_logistic_decoder_beats_independent_pixel_logistics_on_grey_digits(digits):
+    # Baseline: one discretised logistic per pixel, fitted by maximum likelihood (the VAE without z).
+    mean = torch.zeros(64, requires_grad=True)
+    log_scale = torch.full((64,), -2.0, requires_grad=True)
+    optimizer = torch.optim.Adam([mean, log_scale], lr=0.05)
+    train = digits.train.flatten(1)  # (N, 64) grey levels in [0, 1]
+    for _ in range(1500):
+        optimizer.zero_grad()
+        (-discretized_logistic_log_prob(train, mean, log_scale).sum(1).mean()).backward()
+        optimizer.step()
+    with torch.no_grad():
+        baseline_nats = -discretized_logistic_log_prob(digits.test.flatten(1), mean, log_scale).sum(1).mean().item()
+
+    torch.manual_seed(0)
+    model = fit(build_model("vae", {"decoder": "logistic"}, digits.shape), digits.train, steps=1500).eval()
+    nll_nats = -mean_iwae_log_likelihood(model, digits.test, num_samples=100)
+    assert nll_nats < baseline_nats - 10.0, f"VAE {nll_nats:.2f} nats vs independent logistics {baseline_nats:.2f}"
+
+
+@pytest.mark.slow
+def test_gaussian_decoder_beats_one_full_covariance_gaussian_on_moons():
+    moons = load_dataset("moons")
+    train = moons.train.double()
+    gaussian = torch.distributions.MultivariateNormal(train.mean(0), torch.cov(train.T))
+    baseline_nats = -gaussian.log_prob(moons.test.double()).mean().item()
+    torch.manual_seed(0)
+    model = fit(build_model("vae", {"latent_dim": 2, "hidden_dim": 64}, moons.shape), moons.train, steps=3000).eval()
+    nll_nats = -mean_iwae_log_likelihood(model, moons.test, num_samples=100)
+    assert nll_nats < baseline_nats - 0.2, f"VAE {nll_nats:.3f} nats vs one Gaussian {baseline_nats:.3f}"
+
+
+@pytest.mark.slow
+def test_iwae_beats_independent_pixels_on_digits(digits):
+    torch.manual_seed(0)
+    model = fit(build_model("iwae", {"num_samples": 5}, digits.shape), digits.train, steps=1000).eval()
+    test_images = binarize_static(digits.test)
+    baseline_nll_nats = independent_pixel_nll_nats(binarize_static(digits.train), test_images)
+    nll_nats = -mean_iwae_log_likelihood(model, test_images, num_samples=100)
+    assert nll_nats < baseline_nll_nats - 2.0, f"IWAE {nll_nats:.2f} nats vs independent pixels {baseline_nll_nats:.2f}"

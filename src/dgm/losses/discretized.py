@@ -17,6 +17,7 @@ Example::
 
 import torch
 import torch.nn.functional as F
+from torch.distributions import Distribution, constraints
 
 
 def discretized_logistic_log_prob(
@@ -35,3 +36,36 @@ def discretized_logistic_log_prob(
     first = -F.softplus(-upper)  # 2. log σ(a)
     last = -F.softplus(lower)  # 2. log(1 − σ(b))
     return torch.where(levels == 0, first, torch.where(levels == num_levels - 1, last, interior))
+
+
+class DiscretizedLogistic(Distribution):
+    """The discretised logistic as a ``torch.distributions`` object, elementwise over ``mean``'s shape.
+
+    ``log_prob`` is ``discretized_logistic_log_prob``; ``sample`` draws the continuous logistic
+    μ + s·(log u − log(1 − u)) and rounds it to the nearest level in [0, 1]; ``mean`` is the mean of
+    the continuous logistic clamped to [0, 1] (the picture shown in grids).
+    """
+
+    arg_constraints = {"mean": constraints.real, "log_scale": constraints.real}
+    support = constraints.unit_interval
+    has_rsample = False
+
+    def __init__(self, mean: torch.Tensor, log_scale: torch.Tensor, num_levels: int = 256) -> None:
+        self.loc, self.log_scale = torch.broadcast_tensors(mean, log_scale)
+        self.num_levels = num_levels
+        super().__init__(batch_shape=self.loc.shape, validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc.clamp(0, 1)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return discretized_logistic_log_prob(value, self.loc, self.log_scale, self.num_levels)
+
+    def sample(self, sample_shape: tuple[int, ...] = (), generator: torch.Generator | None = None) -> torch.Tensor:
+        shape = self._extended_shape(torch.Size(sample_shape))
+        with torch.no_grad():
+            u = torch.rand(shape, generator=generator, dtype=self.loc.dtype, device=self.loc.device)
+            u = u.clamp(1e-6, 1 - 1e-6)
+            x = self.loc + self.log_scale.exp() * (u.log() - torch.log1p(-u))  # a logistic draw
+            return torch.round(x.clamp(0, 1) * (self.num_levels - 1)) / (self.num_levels - 1)

@@ -75,8 +75,17 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "van den Oord et al. 2016, WaveNet: A Generative Model for Raw Audio",
         ),
         CatalogueEntry(
+            "autoencoder", "latent.autoencoder", "Autoencoder", "AutoencoderConfig", "latent",
+            "Hinton & Salakhutdinov 2006, Reducing the Dimensionality of Data with Neural Networks; "
+            "Rippel, Gelbart & Adams 2014, Learning Ordered Representations with Nested Dropout",
+        ),
+        CatalogueEntry(
             "vae", "latent.vae", "VAE", "VAEConfig", "latent",
             "Kingma & Welling 2014, Auto-Encoding Variational Bayes",
+        ),
+        CatalogueEntry(
+            "iwae", "latent.iwae", "IWAE", "IWAEConfig", "latent",
+            "Burda, Grosse & Salakhutdinov 2016, Importance Weighted Autoencoders",
         ),
         CatalogueEntry(
             "gan", "adversarial.gan", "GAN", "GANConfig", "adversarial",

@@ -22,16 +22,22 @@ def conv_encoder(shape: tuple[int, int, int], out_features: int, width: int = 32
     )
 
 
-def conv_decoder(in_features: int, shape: tuple[int, int, int], width: int = 32) -> nn.Sequential:
-    """(B, in_features) -> (B, C, H, W) unnormalised outputs."""
+def conv_decoder(
+    in_features: int, shape: tuple[int, int, int], width: int = 32, batch_norm: bool = True
+) -> nn.Sequential:
+    """(B, in_features) -> (B, C, H, W) unnormalised outputs.
+
+    ``batch_norm=False`` for likelihood models, whose decoder must treat each example on its own.
+    """
     channels, height, wide = shape
+    norm = nn.BatchNorm2d if batch_norm else lambda _: nn.Identity()
     return nn.Sequential(
         nn.Linear(in_features, 2 * width * (height // 4) * (wide // 4)),
         Reshape(2 * width, height // 4, wide // 4),  # (B, 2width, H/4, W/4)
-        nn.BatchNorm2d(2 * width),
+        norm(2 * width),
         nn.ReLU(),
         nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),  # (B, width, H/2, W/2)
-        nn.BatchNorm2d(width),
+        norm(width),
         nn.ReLU(),
         nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1),  # (B, C, H, W)
     )

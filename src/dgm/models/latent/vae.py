@@ -1,9 +1,19 @@
-"""Variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes").
+"""Variational autoencoder (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"), with the β
+weight of Higgins et al. 2017 ("β-VAE: Learning Basic Visual Concepts with a Constrained Variational
+Framework").
 
-Generative model p(z) = N(0, I), p(x|z) Bernoulli (binarised images) or Gaussian with a learned
-per-dimension scale; recognition model q(z|x) = N(μ(x), diag σ²(x)). Training maximises the ELBO
-(eq. 10) with the reparameterisation z = μ + σ ⊙ ε, ε ~ N(0, I) (eq. 4 / §2.4) and the analytic
-Gaussian KL (Appendix B). ``log p(x)`` is estimated with the IWAE bound in ``dgm.eval``.
+Generative model p(z) = N(0, I) and p(x|z) one of ``dgm.nn.likelihood``'s observation models:
+Bernoulli (binarised images), Gaussian with a learned per-value variance, or the 256-level
+discretised logistic (8-bit images). Recognition model q(z|x) = N(μ(x), diag σ²(x)). Encoder and
+decoder are MLPs or small convolutional networks (``architecture``).
+
+1. Encode: μ, log σ = encoder(x).
+2. Reparameterise: z = μ + σ ⊙ ε, ε ~ N(0, I) (eq. 4, §2.4).
+3. Decode: p(x|z) = observation(decoder(z)).
+4. ELBO (eq. 10) = log p(x|z) − KL(q(z|x) ‖ p(z)), the KL analytic (Appendix B). Training ascends
+   log p(x|z) − β·KL (β-VAE eq. 4); β = 1 is the ELBO itself, which is what evaluation reports.
+
+``log p(x)`` is estimated with the IWAE bound in ``dgm.eval``; ``dgm.models.latent.iwae`` trains on it.
 
 Example::
 
@@ -17,22 +27,25 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from ...core.config import check
+from ...core.errors import DataError
 from ...core.protocols import Backward
-from ...losses.elbo import elbo
+from ...nn.convnets import conv_decoder, conv_encoder
+from ...nn.likelihood import PARAMS_PER_VALUE, draw, observation
 from ...nn.mlp import mlp
-
-MIN_LOG_SCALE = -6.0  # keeps a Gaussian decoder from collapsing onto a training point
 
 
 @dataclass(frozen=True)
 class VAEConfig:
     latent_dim: int = 16
-    hidden_dim: int = 256
-    num_hidden_layers: int = 2
-    decoder: Literal["auto", "bernoulli", "gaussian"] = "auto"  # auto: Bernoulli for images, Gaussian for points
+    hidden_dim: int = 256  # MLP width
+    num_hidden_layers: int = 2  # MLP depth
+    architecture: Literal["mlp", "conv"] = "mlp"  # conv: images with height and width divisible by 4
+    conv_width: int = 32  # channels of the first conv stage
+    decoder: Literal["auto", "bernoulli", "gaussian", "logistic"] = "auto"  # auto: Bernoulli for images, else Gaussian
+    beta: float = 1.0  # weight of the KL term while training (β-VAE); 1 is the ELBO
     batch_size: int = 64
     learning_rate: float = 1e-3
 
@@ -40,12 +53,14 @@ class VAEConfig:
         check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         check(self.hidden_dim >= 1, f"hidden_dim must be >= 1, got {self.hidden_dim}")
         check(self.num_hidden_layers >= 1, f"num_hidden_layers must be >= 1, got {self.num_hidden_layers}")
+        check(self.conv_width >= 1, f"conv_width must be >= 1, got {self.conv_width}")
+        check(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
 
 
 class VAE(nn.Module):
-    """MLP encoder/decoder VAE for images (C, H, W) or points (d,)."""
+    """A VAE for images (C, H, W) or points (d,); ``decode`` accepts any leading batch shape of z."""
 
     data_kinds = ("image", "points")
 
@@ -55,52 +70,69 @@ class VAE(nn.Module):
         self.data_shape = data_shape
         self.latent_dim = config.latent_dim
         self.batch_size = config.batch_size
-        self.decoder_kind = config.decoder
-        if self.decoder_kind == "auto":
-            self.decoder_kind = "bernoulli" if len(data_shape) == 3 else "gaussian"
-        self.binarize_data = self.decoder_kind == "bernoulli"  # Bernoulli likelihoods need {0, 1} data
-        data_dim = math.prod(data_shape)
-        outputs_per_dim = 1 if self.decoder_kind == "bernoulli" else 2
-        self.encoder = mlp(data_dim, config.hidden_dim, 2 * config.latent_dim, config.num_hidden_layers)
-        self.decoder = mlp(config.latent_dim, config.hidden_dim, outputs_per_dim * data_dim, config.num_hidden_layers)
+        is_image = len(data_shape) == 3
+        self.observation_kind = config.decoder if config.decoder != "auto" else "bernoulli" if is_image else "gaussian"
+        if self.observation_kind == "logistic" and not is_image:
+            raise DataError(f"decoder 'logistic' models 8-bit images (C, H, W), got data of shape {data_shape}")
+        self.binarize_data = self.observation_kind == "bernoulli"  # Bernoulli likelihoods need {0, 1} data
+        self.params_per_value = PARAMS_PER_VALUE[self.observation_kind]
+        self.encoder, self.decoder = self._networks(config, data_shape)
         self.register_buffer("prior_loc", torch.zeros(config.latent_dim))
+
+    def _networks(self, config: VAEConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+        """(B, *D) -> (B, 2Z) and (N, Z) -> (N, k·prod(D)) or (N, k·C, H, W), k = params per value."""
+        if config.architecture == "mlp":
+            data_dim = math.prod(data_shape)
+            encoder = mlp(data_dim, config.hidden_dim, 2 * config.latent_dim, config.num_hidden_layers)
+            decoder_out = self.params_per_value * data_dim
+            decoder = mlp(config.latent_dim, config.hidden_dim, decoder_out, config.num_hidden_layers)
+            return nn.Sequential(nn.Flatten(), encoder), decoder
+        if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
+            raise DataError(f"architecture 'conv' needs images (C, H, W) with H, W divisible by 4, got {data_shape}")
+        channels, height, width = data_shape
+        decoder_shape = (self.params_per_value * channels, height, width)
+        encoder = conv_encoder(data_shape, 2 * config.latent_dim, config.conv_width)
+        return encoder, conv_decoder(config.latent_dim, decoder_shape, config.conv_width, batch_norm=False)
 
     def prior(self) -> Distribution:
         """p(z) = N(0, I), event shape (Z,)."""
         return Independent(Normal(self.prior_loc, torch.ones_like(self.prior_loc)), 1)
 
     def encode(self, x: torch.Tensor) -> Distribution:
-        """(B, *D) -> q(z|x) = N(μ, diag σ²), batch (B,), event (Z,)."""
-        mean, log_std = self.encoder(x.flatten(1)).chunk(2, dim=-1)  # (B, Z) each
+        """1. (B, *D) -> q(z|x) = N(μ, diag σ²), batch (B,), event (Z,)."""
+        mean, log_std = self.encoder(x).chunk(2, dim=-1)  # (B, Z) each
         return Independent(Normal(mean, log_std.exp()), 1)
 
     def decode(self, z: torch.Tensor) -> Distribution:
-        """(..., Z) -> p(x|z), batch (...,), event D."""
-        out = self.decoder(z)  # (..., k·prod(D))
+        """3. (..., Z) -> p(x|z), batch (...,), event D."""
         batch = z.shape[:-1]
-        if self.decoder_kind == "bernoulli":
-            return Independent(Bernoulli(logits=out.reshape(*batch, *self.data_shape)), len(self.data_shape))
-        mean, log_scale = out.chunk(2, dim=-1)
-        scale = log_scale.clamp(min=MIN_LOG_SCALE).exp()
-        normal = Normal(mean.reshape(*batch, *self.data_shape), scale.reshape(*batch, *self.data_shape))
-        return Independent(normal, len(self.data_shape))
+        params = self.decoder(z.reshape(-1, self.latent_dim))  # (N, k·prod(D)) or (N, k·C, H, W)
+        params = params.reshape(*batch, self.params_per_value, *self.data_shape)  # (..., k, *D)
+        return observation(self.observation_kind, params, len(self.data_shape))
+
+    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, *D) -> one-sample log p(x|z) and analytic KL(q(z|x) ‖ p(z)), each (B,), in nats."""
+        posterior = self.encode(x)
+        z = posterior.rsample()  # 2. (B, Z) reparameterised
+        return self.decode(z).log_prob(x), kl_divergence(posterior, self.prior())
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, *D) -> (B,) one-sample ELBO in nats."""
-        posterior = self.encode(x)
-        z = posterior.rsample()  # (B, Z) reparameterised
-        return elbo(self.decode(z).log_prob(x), posterior, self.prior())
+        """4. (B, *D) -> (B,) one-sample ELBO in nats."""
+        log_likelihood, kl = self.elbo_terms(x)
+        return log_likelihood - kl
+
+    def objective(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *D) -> (B,) what training ascends: log p(x|z) − β·KL."""
+        log_likelihood, kl = self.elbo_terms(x)
+        return log_likelihood - self.config.beta * kl
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """-> (n, *D): x ~ p(x|z), z ~ p(z)."""
+        """-> (n, *D): x ~ p(x|z), z ~ p(z); a Gaussian decoder's image samples are clipped to [0, 1]."""
         z = torch.randn(
             n, self.latent_dim, generator=generator, device=self.prior_loc.device, dtype=self.prior_loc.dtype
         )  # (n, Z)
-        likelihood = self.decode(z).base_dist
-        if self.decoder_kind == "bernoulli":
-            return torch.bernoulli(likelihood.probs, generator=generator)
-        noise = torch.randn(likelihood.loc.shape, generator=generator, device=z.device, dtype=z.dtype)  # (n, *D)
-        return likelihood.loc + likelihood.scale * noise
+        x = draw(self.decode(z), generator)  # (n, *D)
+        return x.clamp(0, 1) if len(self.data_shape) == 3 else x
 
     def decoder_mean(self, z: torch.Tensor) -> torch.Tensor:
         """(B, Z) -> (B, *D): E[x|z], the picture shown in interpolations."""
@@ -110,10 +142,10 @@ class VAE(nn.Module):
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
-        """One ascent step on the mean ELBO of ``batch`` (B, *D)."""
+        """One ascent step on the mean ``objective`` of ``batch`` (B, *D)."""
         optimizer = optimizers["adam"]
         optimizer.zero_grad()
-        loss = -self.elbo(batch).mean()
+        loss = -self.objective(batch).mean()
         backward(loss)
         optimizer.step()
         return {"loss": loss.item()}
