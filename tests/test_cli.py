@@ -67,13 +67,31 @@ def test_report_and_run_folder_layout(trained_vae):
     assert dgm("report", trained_vae).returncode == 0
     html = (trained_vae / "report.html").read_text()
     assert "nll_nats" in html and "data:image/png;base64" in html
-    for name in ("config.json", "metrics.jsonl", "samples/step-30.png", "samples/step-60.png", "interpolation.png"):
+    figures = ("interpolation.png", "interpolation_slerp.png", "traversal.png")
+    for name in ("config.json", "metrics.jsonl", "samples/step-30.png", "samples/step-60.png", *figures):
         assert (trained_vae / name).exists(), name
+    for heading in ("Latent interpolation (linear)", "Latent interpolation (spherical)", "Latent traversals"):
+        assert heading in html, heading
     assert {p.name for p in (trained_vae / "checkpoints/step-60").iterdir()} == {
         "model.safetensors",
         "optim.safetensors",
         "state.json",
     }
+
+
+def test_autoencoder_run_reports_reconstructions_and_a_rate_distortion_curve(tmp_path):
+    run = tmp_path / "ae"
+    result = dgm("train", "autoencoder", "--data", "digits", "--steps", "40", "--out", run, "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((run / "rate_distortion.json").read_text())
+    assert [row["code_dims"] for row in rows] == [1, 2, 4, 8, 16]
+    assert dgm("report", run).returncode == 0
+    html = (run / "report.html").read_text()
+    assert "Rate–distortion" in html and "reconstructions" in html and "reconstruction_mse" in html
+    before = {p.name for p in tmp_path.iterdir()}
+    refused = dgm("sample", run, "-n", "4", "--out", tmp_path / "x.png")
+    assert refused.returncode == 2 and "does not sample" in refused.stderr
+    assert {p.name for p in tmp_path.iterdir()} == before
 
 
 def test_list_names_every_model_with_family_and_paper():

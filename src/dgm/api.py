@@ -25,10 +25,9 @@ from . import __version__
 from .core.errors import CheckpointError, ConfigError, RunFolderError
 from .data import Dataset, binarize_static, load_dataset
 from .eval import evaluate_model
-from .eval.latent import latent_interpolation
 from .models import build_model, check_data_kind, get_entry, make_config
-from .report.figures import save_image_grid
 from .report.html import write_report
+from .report.latent import save_latent_figures
 from .report.media import PREVIEW_SUFFIX, check_suffix, save_samples
 from .train import LoopOptions, TrainResult, fit, latest_checkpoint, load_checkpoint, make_fabric
 from .train.checkpoint import load_model_state
@@ -73,10 +72,10 @@ def make_evaluator(
         labels = dataset.test_labels[:max_examples].to(parameter.device) if dataset.test_labels is not None else None
         metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std, labels)
         if samples_path is not None:
-            save_preview(model, dataset, Path(samples_path))
-            if hasattr(model, "encode") and dataset.kind == "image":
-                rows = latent_interpolation(model, test[:8], test[8:16], num_steps=10)  # (8, 10, C, H, W)
-                save_image_grid(rows.flatten(0, 1).float().cpu(), Path(run_dir) / "interpolation.png", num_columns=10)
+            if hasattr(model, "sample"):
+                save_preview(model, dataset, Path(samples_path))
+            if dataset.kind in ("image", "points"):
+                save_latent_figures(model, test, Path(run_dir))
         return metrics
 
     return evaluate
@@ -309,6 +308,8 @@ def sample(
         raise ConfigError(f"--length must be >= 1, got {length}")
     conditions = {k: v for k, v in (("prompt", prompt), ("text", text), ("length", length)) if v is not None}
     model = load(run_dir)
+    if not hasattr(model, "sample"):
+        raise ConfigError(f"model {type(model).__name__} does not sample; it encodes and reconstructs (see its report)")
     accepted = inspect.signature(model.sample).parameters
     for name in conditions:
         if name not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):

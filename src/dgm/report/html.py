@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .figures import save_loss_curves
+from .latent import FIGURES as LATENT_FIGURES
 from .media import embed_sample_file
 
 
@@ -68,8 +69,9 @@ def run_section(run_dir: Path, heading_level: int = 2) -> str:
     samples = _latest_samples(run_dir)
     if samples:
         parts += [f"<h4>Samples ({html.escape(samples[0].stem)})</h4>", *map(embed_sample_file, samples)]
-    if (run_dir / "interpolation.png").exists():
-        parts += ["<h4>Latent interpolation</h4>", _embedded_png(run_dir / "interpolation.png")]
+    for name, heading in LATENT_FIGURES.items():
+        if (run_dir / name).exists():
+            parts += [f"<h4>{html.escape(heading)}</h4>", _embedded_png(run_dir / name)]
     parts += ["<h4>Training losses</h4>", _embedded_png(loss_png)]
     parts += [
         f"<details><summary>config.json</summary><pre>{html.escape(json.dumps(config, indent=2))}</pre></details>"
