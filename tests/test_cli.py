@@ -218,3 +218,21 @@ def test_bench_with_an_unknown_name_lists_the_benchmarks():
 def test_bench_forwards_options_after_the_double_dash_and_its_exit_code():
     result = dgm("bench", "autoregressive", "--", "--only", "bogus")
     assert result.returncode == 2  # the script's argparse refusal, passed through
+
+
+def test_eval_ood_prints_aurocs_and_writes_histograms_and_refuses_other_shapes(tmp_path):
+    run = tmp_path / "moons"
+    assert dgm("train", "vae", "--data", "moons", "--steps", "200", "--out", run, "--quiet").returncode == 0
+    result = dgm("eval", run, "--ood", "ring8", "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["ood_data"] == "ring8"
+    assert {"auroc_neg_elbo", "auroc_neg_likelihood_ratio"} <= set(metrics)
+    assert all(0.0 <= metrics[k] <= 1.0 for k in metrics if k.startswith("auroc"))
+    assert metrics["auroc_neg_elbo"] > 0.7  # the ring's points lie mostly off the two moons
+    assert (run / "ood-ring8.png").stat().st_size > 0 and (run / "ood-ring8.json").exists()
+
+    before = folder_fingerprint(run)
+    refused = dgm("eval", run, "--ood", "digits")
+    assert refused.returncode == 2 and "example shape (2,)" in refused.stderr
+    assert folder_fingerprint(run) == before

@@ -25,6 +25,7 @@ SMALL_OVERRIDES = {
     "wavenet": {"residual_channels": 8, "skip_channels": 8, "layers_per_cycle": 3, "batch_size": 4},
     "autoencoder": {"bottleneck_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
+    "infinite-vae": {"max_components": 3, "latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "iwae": {"latent_dim": 4, "hidden_dim": 32, "num_samples": 3, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
 }

@@ -12,10 +12,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "evaluate", "load", "resume", "sample", "train_model", "write_report"]
+__all__ = ["__version__", "evaluate", "evaluate_ood", "load", "resume", "sample", "train_model", "write_report"]
 # ``dgm.report`` is the subpackage of figures and HTML, so the API's ``report`` is ``dgm.write_report``.
-API_NAMES = {"evaluate": "evaluate", "load": "load", "resume": "resume", "sample": "sample",
-             "train_model": "train_model", "write_report": "report"}  # fmt: skip
+API_NAMES = {"evaluate": "evaluate", "evaluate_ood": "evaluate_ood", "load": "load", "resume": "resume",
+             "sample": "sample", "train_model": "train_model", "write_report": "report"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

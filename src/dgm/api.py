@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .core.errors import CheckpointError, ConfigError, RunFolderError
+from .core.errors import CheckpointError, ConfigError, DataError, RunFolderError
 from .data import Dataset, binarize_static, load_dataset
 from .eval import evaluate_model
 from .models import build_model, check_data_kind, get_entry, make_config
@@ -278,6 +278,37 @@ def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0)
         test = test_data_for(model, dataset)
         metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std, dataset.test_labels)
     return {"model": record["model"], "data": record["data"], "step": _checkpoint_step(run_dir), **metrics}
+
+
+def evaluate_ood(run_dir: str | Path, other: str, data_dir: str | None = None, seed: int = 0) -> dict[str, float]:
+    """AUROC of every outlier score of the run's model (``dgm.eval.ood``) for telling the test split of
+    data set ``other`` from the run's own test split; writes ``RUN/ood-OTHER.png`` (score histograms)
+    and ``RUN/ood-OTHER.json``."""
+    from .eval.ood import IndependentPixels, auroc, ood_scores
+    from .report.figures import save_score_histograms
+
+    run_dir = Path(run_dir)
+    record = _read_config(run_dir)
+    model = load(run_dir)
+    dataset, outliers = load_dataset(record["data"], record.get("data_dir")), load_dataset(other, data_dir)
+    if outliers.shape != dataset.shape:
+        raise DataError(f"--ood data must have the run's example shape {dataset.shape}, got {other} {outliers.shape}")
+    train = binarize_static(dataset.train) if getattr(model, "binarize_data", False) else dataset.train
+    background = IndependentPixels.fit(train)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        scores_in = _scores_in_batches(ood_scores, model, test_data_for(model, dataset), background)
+        scores_out = _scores_in_batches(ood_scores, model, test_data_for(model, outliers), background)
+    aurocs = {f"auroc_{name}": auroc(scores_in[name], scores_out[name]) for name in scores_in}
+    save_score_histograms(scores_in, scores_out, run_dir / f"ood-{other}.png", record["data"], other)
+    result = {"model": record["model"], "data": record["data"], "ood_data": other, **aurocs}
+    (run_dir / f"ood-{other}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _scores_in_batches(score, model, data: torch.Tensor, background, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    parts = [score(model, chunk.to(next(model.parameters()).dtype), background) for chunk in data.split(batch_size)]
+    return {name: torch.cat([part[name] for part in parts]).float().cpu() for name in parts[0]}
 
 
 def _checkpoint_step(run_dir: Path) -> int:

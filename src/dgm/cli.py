@@ -108,11 +108,19 @@ def evaluate(
     k: Annotated[int, typer.Option("--k", help="importance samples for IWAE-k (latent models)")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     seed: Annotated[int, typer.Option()] = 0,
+    ood: Annotated[
+        str | None, typer.Option("--ood", help="another data set: AUROC of each outlier score against it")
+    ] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="where the --ood data set's files are")] = None,
 ) -> None:
-    """Evaluate a run on its test split with the strongest metrics of its family."""
+    """Evaluate a run on its test split with the strongest metrics of its family (or, with --ood, how well
+    its outlier scores tell another data set's test split from its own)."""
     if k < 1:
         raise ConfigError(f"--k must be >= 1, got {k}")
-    metrics = _api().evaluate(run, importance_samples=k, seed=seed)
+    if ood is not None:
+        metrics = _api().evaluate_ood(run, ood, data_dir=data_dir, seed=seed)
+    else:
+        metrics = _api().evaluate(run, importance_samples=k, seed=seed)
     if as_json:
         from .train.logging import json_line
 

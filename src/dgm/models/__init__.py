@@ -84,6 +84,10 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "Kingma & Welling 2014, Auto-Encoding Variational Bayes",
         ),
         CatalogueEntry(
+            "infinite-vae", "latent.infinite_vae", "InfiniteVAE", "InfiniteVAEConfig", "latent",
+            "Abbasnejad, Dick & van den Hengel 2017, Infinite Variational Autoencoder for Semi-Supervised Learning",
+        ),
+        CatalogueEntry(
             "iwae", "latent.iwae", "IWAE", "IWAEConfig", "latent",
             "Burda, Grosse & Salakhutdinov 2016, Importance Weighted Autoencoders",
         ),

@@ -75,3 +75,20 @@ def save_loss_curves(records: list[dict], path: Path) -> None:
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
+
+
+def save_score_histograms(
+    scores_in: dict[str, torch.Tensor], scores_out: dict[str, torch.Tensor], path: Path, name_in: str, name_out: str
+) -> None:
+    """One panel per outlier score: histograms of its values on inliers and on outliers."""
+    figure = Figure(figsize=(4 * len(scores_in), 3), dpi=100)
+    for axes, name in zip(figure.subplots(1, len(scores_in), squeeze=False)[0], scores_in, strict=True):
+        both = torch.cat([scores_in[name], scores_out[name]])
+        bins = np.linspace(float(both.min()), float(both.max()) + 1e-9, 40)
+        axes.hist(scores_in[name].numpy(), bins=bins, alpha=0.6, density=True, label=name_in)
+        axes.hist(scores_out[name].numpy(), bins=bins, alpha=0.6, density=True, label=name_out)
+        axes.set_title(name, fontsize=9)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
