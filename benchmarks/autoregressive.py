@@ -32,7 +32,6 @@ torch threads and the training precision each row was measured with (the anchors
 """
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -43,13 +42,13 @@ from pathlib import Path
 import torch
 
 import dgm
+from _common import Results, timed, train_and_score
 from dgm.core.errors import DataError
 from dgm.models import build_model
 from dgm.models.autoregressive.wavenet import LEVELS, WaveNet, WaveNetConfig, draw_code, mu_law_encode
 
 RESULTS = Path(__file__).parent / "results" / "autoregressive.json"
 QUICK_RESULTS = RESULTS.with_name("autoregressive-quick.json")
-STEPS_CAP = 10**8  # training stops on the time budget, not on steps
 
 PEER_PIXELCNN = {"channels": 64, "num_residual_blocks": 5, "batch_size": 32}  # the issue's peer figures' models
 PEER_MADE = {"hidden_sizes": (500,), "batch_size": 100}
@@ -76,33 +75,6 @@ SEQUENCE_MODELS: dict[str, tuple[str, str, dict, tuple[str, ...]]] = {
 }
 SEQUENCE_BUDGET = {"char-rnn": 1200.0}  # full-run seconds where not 300 (the issue's char-RNN target: ≤ 2.0 bpc)
 TARGET_BITS_PER_CHAR = 2.0
-
-
-class Results(dict):
-    """The flat figures of this run, merged into the JSON file after every row."""
-
-    def __init__(self, path: Path, threads: int, precision: str) -> None:
-        super().__init__()
-        self.path, self.threads, self.precision = path, threads, precision
-
-    def settings(self, key: str, precision: str | None = None) -> dict[str, float]:
-        """The settings a row was measured with, recorded beside its figures: torch threads, and 1 if it
-        trained in bf16-mixed (0: 32-true); ``precision`` defaults to the run's."""
-        bf16 = (precision or self.precision) == "bf16-mixed"
-        return {f"{key}_threads": float(self.threads), f"{key}_bf16_mixed": float(bf16)}
-
-    def record(self, figures: dict[str, float]) -> None:
-        self.update(figures)
-        saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        saved.update(figures)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(saved, indent=2) + "\n")
-
-
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    value = function(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 def pixel_speedup(name: str) -> dict[str, float]:
@@ -214,22 +186,6 @@ def wavenet_speedup(naive_budget_s: float) -> dict[str, float]:
     figures["wavenet_cached_speedup"] = figures.pop("wavenet_speedup")  # a lower bound where naive is extrapolated
     figures["wavenet_cached_identical"] = figures.pop("wavenet_identical")
     return figures
-
-
-def train_and_score(
-    model: str, data: str, overrides: dict, budget: float, folder: Path, precision: str
-) -> tuple[dict, Path]:
-    """Train for ``budget`` seconds through the public API, then evaluate (in float32) on the whole test split."""
-    run = folder / f"{model}-{data}-{int(budget)}s"
-    result = dgm.train_model(
-        model, data, steps=STEPS_CAP, out=run, overrides=overrides, max_time=budget, precision=precision
-    )
-    metrics = dgm.evaluate(run)
-    trained = dgm.load(run)
-    metrics["params"] = float(sum(p.numel() for p in trained.parameters()))
-    metrics["train_steps"] = float(result.step)
-    metrics["train_s"] = budget
-    return metrics, run
 
 
 def image_rows(names: list[str], budget: float, folder: Path, results: Results) -> None:

@@ -138,7 +138,7 @@ def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="benchmark: foundation or autoregressive")],
+    name: Annotated[str, typer.Argument(help="benchmark: foundation, autoregressive or latent")],
     quick: Annotated[bool, typer.Option(help="reduced budgets, minutes instead of hours")] = False,
     options: Annotated[
         list[str] | None, typer.Argument(help="more options for the script after --, e.g. -- --only pixelcnn")
@@ -148,7 +148,7 @@ def bench(
     import subprocess
 
     folder = Path(__file__).resolve().parents[2] / "benchmarks"
-    names = sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+    names = sorted(p.stem for p in folder.glob("[!_]*.py")) if folder.is_dir() else []  # _common.py is shared code
     if not names:
         raise ConfigError(f"benchmarks ship with the source checkout; no benchmarks/ folder next to {folder.parent}")
     if name not in names:

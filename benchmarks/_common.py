@@ -1,0 +1,56 @@
+"""What every benchmark script shares: the flat results file, a timer, and training through the public API.
+
+Scripts run as ``python benchmarks/NAME.py``, so this module is imported as ``_common``; the underscore
+keeps it out of ``dgm bench``'s list.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import dgm
+
+STEPS_CAP = 10**8  # training stops on the time budget, not on steps
+
+
+class Results(dict):
+    """The flat figures of this run, merged into the JSON file after every row."""
+
+    def __init__(self, path: Path, threads: int, precision: str) -> None:
+        super().__init__()
+        self.path, self.threads, self.precision = path, threads, precision
+
+    def settings(self, key: str, precision: str | None = None) -> dict[str, float]:
+        """The settings a row was measured with, recorded beside its figures: torch threads, and 1 if it
+        trained in bf16-mixed (0: 32-true); ``precision`` defaults to the run's."""
+        bf16 = (precision or self.precision) == "bf16-mixed"
+        return {f"{key}_threads": float(self.threads), f"{key}_bf16_mixed": float(bf16)}
+
+    def record(self, figures: dict[str, float]) -> None:
+        self.update(figures)
+        saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        saved.update(figures)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(saved, indent=2) + "\n")
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    value = function(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def train_and_score(
+    model: str, data: str, overrides: dict, budget: float, folder: Path, precision: str, importance_samples: int = 1000
+) -> tuple[dict, Path]:
+    """Train for ``budget`` seconds through the public API, then evaluate (in float32) on the whole test split."""
+    run = folder / f"{model}-{data}-{int(budget)}s"
+    result = dgm.train_model(
+        model, data, steps=STEPS_CAP, out=run, overrides=overrides, max_time=budget, precision=precision
+    )
+    metrics = dgm.evaluate(run, importance_samples=importance_samples)
+    trained = dgm.load(run)
+    metrics["params"] = float(sum(p.numel() for p in trained.parameters()))
+    metrics["train_steps"] = float(result.step)
+    metrics["train_s"] = budget
+    return metrics, run
