@@ -18,13 +18,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Each benchmark's quick run takes under 10 minutes; one family alone: make bench-quick BENCHES=latent
+BENCHES ?= foundation autoregressive latent
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/foundation.py
-	$(BIN)/python benchmarks/autoregressive.py
+	set -e; for name in $(BENCHES); do $(BIN)/python benchmarks/$$name.py; done
 
 bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/foundation.py --quick
-	$(BIN)/python benchmarks/autoregressive.py --quick
+	set -e; for name in $(BENCHES); do $(BIN)/python benchmarks/$$name.py --quick; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
