@@ -92,6 +92,10 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "Burda, Grosse & Salakhutdinov 2016, Importance Weighted Autoencoders",
         ),
         CatalogueEntry(
+            "iaf", "latent.iaf", "IAF", "IAFConfig", "latent",
+            "Kingma et al. 2016, Improved Variational Inference with Inverse Autoregressive Flow",
+        ),
+        CatalogueEntry(
             "gan", "adversarial.gan", "GAN", "GANConfig", "adversarial",
             "Goodfellow et al. 2014, Generative Adversarial Nets",
         ),

@@ -77,3 +77,40 @@ def made_masks(degrees: list[torch.Tensor]) -> list[torch.Tensor]:
     hidden = [(upper.unsqueeze(1) >= lower.unsqueeze(0)).float() for lower, upper in itertools.pairwise(degrees)]
     output = (degrees[0].unsqueeze(1) > degrees[-1].unsqueeze(0)).float()  # (D, H_L)
     return [*hidden, output]
+
+
+class ContextMADE(nn.Module):
+    """A MADE over D inputs that also reads an unmasked context h, with k outputs per input.
+
+    (..., D), (..., C) -> (..., k, D). Output [j, d] depends on the inputs generated before d in
+    ``order`` (masks of eqs. 12–13, Germain et al. 2015) and on all of h, which enters the first
+    hidden layer through an unmasked ``Linear`` — the AutoregressiveNN(z, h) of IAF (Kingma et al.
+    2016, §4). Leading dimensions broadcast between the inputs and the context.
+    """
+
+    def __init__(
+        self,
+        num_inputs: int,
+        hidden_sizes: tuple[int, ...],
+        context_dim: int,
+        outputs_per_input: int,
+        order: torch.Tensor,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.num_inputs = num_inputs
+        self.outputs_per_input = outputs_per_input
+        sizes = [num_inputs, *hidden_sizes]
+        self.hidden = nn.ModuleList(MaskedLinear(a, b) for a, b in itertools.pairwise(sizes))
+        self.context = nn.Linear(context_dim, hidden_sizes[0])
+        self.output = MaskedLinear(hidden_sizes[-1], outputs_per_input * num_inputs)
+        *hidden_masks, output_mask = made_masks(made_degrees(num_inputs, hidden_sizes, order, generator))
+        for layer, mask in zip(self.hidden, hidden_masks, strict=True):
+            layer.set_mask(mask)
+        self.output.set_mask(output_mask.repeat(outputs_per_input, 1))  # (k·D, H_L): row j·D + d is output [j, d]
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        h = nn.functional.elu(self.hidden[0](x) + self.context(context))  # (..., H_1)
+        for layer in self.hidden[1:]:
+            h = nn.functional.elu(layer(h))  # (..., H_l)
+        return self.output(h).unflatten(-1, (self.outputs_per_input, self.num_inputs))  # (..., k, D)
