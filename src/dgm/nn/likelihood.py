@@ -1,5 +1,8 @@
 """Observation models: the distribution p(x | decoder output) at the end of every VAE-style decoder.
 
+Their arguments are not validated (``validate_args=False``): the check that every value of a
+Bernoulli's input is 0 or 1 synchronises and costs 0.5 ms a step; models binarise their data.
+
 A decoder emits ``PARAMS_PER_VALUE[kind]`` numbers per data value, stacked as (..., k, *D), and
 ``observation`` turns them into a ``torch.distributions`` object with event shape D:
 
@@ -29,12 +32,13 @@ MIN_LOG_SCALE = {"gaussian": -6.0, "logistic": -7.0}  # keeps a scale from colla
 def observation(kind: ObservationKind, params: torch.Tensor, event_dims: int) -> Independent:
     """``params`` (..., k, *D) with ``event_dims`` = len(D) -> p(x|·), batch (...), event D."""
     if kind == "bernoulli":
-        return Independent(Bernoulli(logits=params.squeeze(-event_dims - 1)), event_dims)  # (..., *D)
+        bernoulli = Bernoulli(logits=params.squeeze(-event_dims - 1), validate_args=False)  # (..., *D)
+        return Independent(bernoulli, event_dims, validate_args=False)
     mean, log_scale = params.unbind(-event_dims - 1)  # (..., *D) each
     log_scale = log_scale.clamp(min=MIN_LOG_SCALE[kind])
     if kind == "gaussian":
-        return Independent(Normal(mean, log_scale.exp()), event_dims)
-    return Independent(DiscretizedLogistic(mean, log_scale), event_dims)
+        return Independent(Normal(mean, log_scale.exp(), validate_args=False), event_dims, validate_args=False)
+    return Independent(DiscretizedLogistic(mean, log_scale), event_dims, validate_args=False)
 
 
 def draw(distribution: Independent, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -101,7 +101,7 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> Distribution:
         """1. (B, *D) -> q(z|x) = N(μ, diag σ²), batch (B,), event (Z,)."""
         mean, log_std = self.encoder(x).chunk(2, dim=-1)  # (B, Z) each
-        return Independent(Normal(mean, log_std.exp()), 1)
+        return Independent(Normal(mean, log_std.exp(), validate_args=False), 1, validate_args=False)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """3. (..., Z) -> p(x|z), batch (...,), event D."""
