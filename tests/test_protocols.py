@@ -29,6 +29,8 @@ SMALL_OVERRIDES = {
     "iwae": {"latent_dim": 4, "hidden_dim": 32, "num_samples": 3, "batch_size": 16},
     "iaf": {"latent_dim": 4, "hidden_dim": 32, "flow_hidden_sizes": (16,), "context_dim": 8, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
+    "m2": {"num_labels": 20, "latent_dim": 4, "hidden_dim": 32, "batch_size": 16, "labelled_batch_size": 4},
+    "m1m2": {"num_labels": 20, "latent_dim": 4, "hidden_dim": 32, "m1_latent_dim": 4, "m1_hidden_dim": 32},
 }
 # Other versions of models, checked with the same contract: "name|variant" -> overrides. Conditional
 # versions are given labels; the others are restricted to the kinds of data in VARIANT_KINDS.
@@ -46,6 +48,7 @@ PROTOCOLS_OF_FAMILY = {
     "autoregressive": {DensityModel},
     "latent": {LatentVariableModel},
     "adversarial": {ImplicitGenerator},
+    "semi-supervised": set(),  # M2, M1+M2: classifiers scored on test error and their own bounds
 }
 REPRESENTATION_ONLY = {"autoencoder"}  # latent-family models that compress but define no density or sampler
 

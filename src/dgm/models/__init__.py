@@ -88,6 +88,14 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "Abbasnejad, Dick & van den Hengel 2017, Infinite Variational Autoencoder for Semi-Supervised Learning",
         ),
         CatalogueEntry(
+            "m2", "latent.semi_supervised", "M2", "M2Config", "semi-supervised",
+            "Kingma, Rezende, Mohamed & Welling 2014, Semi-Supervised Learning with Deep Generative Models",
+        ),
+        CatalogueEntry(
+            "m1m2", "latent.semi_supervised", "M2", "M1M2Config", "semi-supervised",
+            "Kingma, Rezende, Mohamed & Welling 2014, Semi-Supervised Learning with Deep Generative Models",
+        ),
+        CatalogueEntry(
             "iwae", "latent.iwae", "IWAE", "IWAEConfig", "latent",
             "Burda, Grosse & Salakhutdinov 2016, Importance Weighted Autoencoders",
         ),
