@@ -108,9 +108,8 @@ class PCAAutoencoder(torch.nn.Module):
 
 def test_rate_distortion_of_a_pca_code_equals_the_pca_baseline_and_falls_with_rate():
     generator = torch.Generator().manual_seed(0)
-    data = torch.randn(500, 1, 2, 3, generator=generator, dtype=torch.float64) * torch.tensor([3.0, 2, 1, 0.5, 0.2, 0.1]).view(
-        1, 1, 2, 3
-    ).double()
+    scales = torch.tensor([3.0, 2, 1, 0.5, 0.2, 0.1], dtype=torch.float64).view(1, 1, 2, 3)
+    data = torch.randn(500, 1, 2, 3, generator=generator, dtype=torch.float64) * scales
     rows = rate_distortion(PCAAutoencoder(data), data, code_sizes=[1, 2, 4, 6], bits_per_value=16)
     for row in rows:
         assert row["rate_bits"] == 16 * row["code_dims"]

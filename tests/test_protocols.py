@@ -27,6 +27,7 @@ SMALL_OVERRIDES = {
     "vae": {"latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "infinite-vae": {"max_components": 3, "latent_dim": 4, "hidden_dim": 32, "batch_size": 16},
     "iwae": {"latent_dim": 4, "hidden_dim": 32, "num_samples": 3, "batch_size": 16},
+    "pixelvae": {"latent_dim": 4, "hidden_dim": 32, "pixel_channels": 8, "first_kernel_size": 3, "batch_size": 16},
     "iaf": {"latent_dim": 4, "hidden_dim": 32, "flow_hidden_sizes": (16,), "context_dim": 8, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
     "m2": {"num_labels": 20, "latent_dim": 4, "hidden_dim": 32, "batch_size": 16, "labelled_batch_size": 4},

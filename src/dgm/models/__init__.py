@@ -100,6 +100,10 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "Burda, Grosse & Salakhutdinov 2016, Importance Weighted Autoencoders",
         ),
         CatalogueEntry(
+            "pixelvae", "latent.pixelvae", "PixelVAE", "PixelVAEConfig", "latent",
+            "Gulrajani et al. 2017, PixelVAE: A Latent Variable Model for Natural Images",
+        ),
+        CatalogueEntry(
             "iaf", "latent.iaf", "IAF", "IAFConfig", "latent",
             "Kingma et al. 2016, Improved Variational Inference with Inverse Autoregressive Flow",
         ),

@@ -26,6 +26,7 @@ from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...losses.likelihood import maximum_likelihood_step
 from ...nn.masked import MaskedConv2d
+from ...nn.pixelcnn_blocks import ResidualBlock
 from ...nn.pixels import centred, draw_pixel, pixel_log_prob, to_levels
 from ...nn.row_cache import RowCache
 
@@ -48,28 +49,6 @@ class PixelCNNConfig:
         check(self.first_kernel_size % 2 == 1, f"first_kernel_size must be odd, got {self.first_kernel_size}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
-
-
-class ResidualBlock(nn.Module):
-    """Fig. 5: ReLU, 1×1 (2h -> h), ReLU, masked 3×3 type B (h -> h), ReLU, 1×1 (h -> 2h), plus input."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        half = channels // 2
-        self.body = nn.Sequential(
-            nn.ReLU(),
-            nn.Conv2d(channels, half, 1),
-            nn.ReLU(),
-            MaskedConv2d(half, half, 3, "B"),
-            nn.ReLU(),
-            nn.Conv2d(half, channels, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)  # (B, 2h, H, W)
-
-    def row_step(self, x_row: torch.Tensor, row: int, cache: RowCache) -> torch.Tensor:
-        return x_row + cache.step(self.body, x_row, row)  # (B, 2h, 1, W)
 
 
 class PixelCNN(nn.Module):
