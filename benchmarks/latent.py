@@ -134,9 +134,9 @@ def autoencoder_row(budget: float, folder: Path, results: Results) -> None:
     with torch.no_grad():
         rows = rate_distortion(model, dataset.test, [1, 2, 4, 8, 16, 32])
     for row in rows:
-        dims = int(row["code_dims"])
-        results.record({f"autoencoder_mse_{dims}dims": row["mse"], f"pca_mse_{dims}dims": row["pca_mse"]})
-        print(f"  {dims:>2} values ({dims * 8:>3} bits): autoencoder {row['mse']:6.2f}, PCA {row['pca_mse']:6.2f}")
+        dims, ours, pca = int(row["code_dims"]), row["squared_error"], row["pca_squared_error"]
+        results.record({f"autoencoder_squared_error_{dims}dims": ours, f"pca_squared_error_{dims}dims": pca})
+        print(f"  {dims:>2} values ({dims * 8:>3} bits): autoencoder {ours:6.2f}, PCA {pca:6.2f}")
     results.record(results.settings("autoencoder"))
 
 

@@ -87,7 +87,7 @@ def test_autoencoder_run_reports_reconstructions_and_a_rate_distortion_curve(tmp
     assert [row["code_dims"] for row in rows] == [1, 2, 4, 8, 16]
     assert dgm("report", run).returncode == 0
     html = (run / "report.html").read_text()
-    assert "Rate–distortion" in html and "reconstructions" in html and "reconstruction_mse" in html
+    assert "Rate–distortion" in html and "reconstructions" in html and "reconstruction_squared_error" in html
     before = {p.name for p in tmp_path.iterdir()}
     refused = dgm("sample", run, "-n", "4", "--out", tmp_path / "x.png")
     assert refused.returncode == 2 and "does not sample" in refused.stderr

@@ -75,6 +75,17 @@ def test_stick_breaking_weights_sum_to_one_and_are_the_beta_posterior_means():
     assert torch.allclose(single, torch.tensor([100 / 101, 1 / 101, 0], dtype=torch.float64), rtol=0, atol=1e-15)
 
 
+def test_a_fresh_slot_left_between_active_ones_keeps_the_new_table_weight():
+    # A death in the middle leaves the fresh slot between two active VAEs; its weight must stay the
+    # CRP's α / (n + α) (up to the GEM pseudo-counts), not shrink by the sticks broken after it.
+    model = build_model("infinite-vae", TOY | {"max_components": 3, "concentration": 5.0}, (2,)).double()
+    model.active.copy_(torch.tensor([True, False, True]))
+    model.counts.copy_(torch.tensor([1000.0, 0.0, 500.0]))
+    weights = model.mixture_weights()
+    assert abs(weights.sum().item() - 1.0) < 1e-12
+    assert weights[1].item() == pytest.approx(5.0 / 1505.0, rel=0.01), weights
+
+
 def test_responsibilities_are_bayes_rule_over_the_slots_and_sum_to_one():
     torch.manual_seed(0)
     model = build_model("infinite-vae", {**TOY, "max_components": 5}, (2,)).double()

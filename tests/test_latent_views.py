@@ -110,11 +110,11 @@ def test_rate_distortion_of_a_pca_code_equals_the_pca_baseline_and_falls_with_ra
     generator = torch.Generator().manual_seed(0)
     scales = torch.tensor([3.0, 2, 1, 0.5, 0.2, 0.1], dtype=torch.float64).view(1, 1, 2, 3)
     data = torch.randn(500, 1, 2, 3, generator=generator, dtype=torch.float64) * scales
-    rows = rate_distortion(PCAAutoencoder(data), data, code_sizes=[1, 2, 4, 6], bits_per_value=16)
+    rows = rate_distortion(PCAAutoencoder(data), data, sizes=[1, 2, 4, 6], bits_per_value=16)
     for row in rows:
         assert row["rate_bits"] == 16 * row["code_dims"]
-        assert row["mse"] == pytest.approx(row["pca_mse"], rel=1e-6, abs=1e-9)
-    distortions = [row["mse"] for row in rows]
+        assert row["squared_error"] == pytest.approx(row["pca_squared_error"], rel=1e-6, abs=1e-9)
+    distortions = [row["squared_error"] for row in rows]
     assert all(a > b for a, b in zip(distortions, distortions[1:], strict=False))
     assert distortions[-1] < 1e-6, "all six components at 16 bits reconstruct almost exactly"
     # The first component alone leaves the variance of the other five: 4 + 1 + 0.25 + 0.04 + 0.01.

@@ -18,6 +18,7 @@ K·D Bernoulli means + K priors) and multinomial logistic regression on the same
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from ..core.errors import DataError
 from ..models.latent.generative_classifier import BernoulliMixtureClassifier
 
 
@@ -28,7 +29,7 @@ def balanced_subset(labels: torch.Tensor, per_class: int, generator: torch.Gener
     for label in classes.tolist():
         members = (labels == label).nonzero()[:, 0]  # (n_c,)
         if len(members) < per_class:
-            raise ValueError(f"class {label} has {len(members)} examples, fewer than {per_class}")
+            raise DataError(f"expected {per_class} labelled examples of class {label}, got only {len(members)}")
         chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.cat(chosen)
 

@@ -5,8 +5,8 @@
   z_t = sin((1 − t)Ω)/sin Ω · z_0 + sin(tΩ)/sin Ω · z_1 with cos Ω = ẑ_0 · ẑ_1, which keeps the
   points at the norms a Gaussian prior puts its mass on, where the straight line cuts through the
   low-density centre.
-- A traversal varies one latent dimension over prior quantiles with the others held at an input's
-  posterior mean (Higgins et al. 2017, β-VAE, fig. 1 and 7).
+- A traversal varies one latent dimension over ±2.5 prior standard deviations with the others held
+  at an input's posterior mean (Higgins et al. 2017, β-VAE, fig. 1 and 7).
 - Active units (Burda et al. 2016, §5.2): dimension u is active when Cov_x(E_{q(u|x)}[u]) > 10⁻².
 """
 
@@ -76,6 +76,12 @@ def active_units(model: LatentVariableModel, data: torch.Tensor, threshold: floa
     return int((posterior_mean_variance(model, data) > threshold).sum())
 
 
+def code_sizes(bottleneck_dim: int) -> list[int]:
+    """1, 2, 4, … up to and including ``bottleneck_dim``: the rates of a rate–distortion table."""
+    sizes = [2**i for i in range(bottleneck_dim.bit_length()) if 2**i < bottleneck_dim]
+    return [*sizes, bottleneck_dim]
+
+
 def quantize(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: int) -> torch.Tensor:
     """Round each column of ``values`` (N, K) to 2^bits levels evenly spaced on [low, high] (K,) each."""
     levels = 2**bits - 1
@@ -85,30 +91,32 @@ def quantize(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: 
 
 @torch.no_grad()
 def rate_distortion(
-    model: torch.nn.Module, data: torch.Tensor, code_sizes: list[int], bits_per_value: int = 8
+    model: torch.nn.Module, data: torch.Tensor, sizes: list[int], bits_per_value: int = 8
 ) -> list[dict[str, float]]:
     """An operational rate–distortion table for an ordered-code autoencoder against PCA.
 
-    For each k in ``code_sizes``: the first k code values of every example in ``data`` (N, *D) are
+    For each k in ``sizes``: the first k code values of every example in ``data`` (N, *D) are
     quantised to ``bits_per_value`` bits on their observed range (rate = k · bits bits per example),
     decoded with the rest zeroed, and scored by the squared error per example. PCA with k components,
     fitted on ``data`` itself (so the linear baseline is, if anything, flattered) and quantised the
-    same way, gives the baseline. Returns rows {code_dims, rate_bits, mse, pca_mse}.
+    same way, gives the baseline. Returns rows {code_dims, rate_bits, squared_error, pca_squared_error},
+    the errors summed over the values of an example and averaged over examples.
     """
     flat = data.flatten(1).double()  # (N, D)
     mean = flat.mean(dim=0)
     _, _, basis = torch.linalg.svd(flat - mean, full_matrices=False)  # (min(N, D), D) principal axes
     code = model.encode(data)  # (N, K)
     rows = []
-    for size in code_sizes:
-        kept = quantize(code[:, :size], code[:, :size].min(0).values, code[:, :size].max(0).values, bits_per_value)
+    for size in sizes:
+        first = code[:, :size]  # (N, k)
+        kept = quantize(first, first.min(0).values, first.max(0).values, bits_per_value)  # (N, k)
         padded = torch.cat([kept, code.new_zeros(len(code), code.shape[1] - size)], dim=1)  # (N, K)
-        mse = (data - model.decode(padded)).pow(2).flatten(1).sum(1).double().mean()
+        squared_error = (data - model.decode(padded)).pow(2).flatten(1).sum(1).double().mean()  # per example
         scores = (flat - mean) @ basis[:size].T  # (N, k)
         scores = quantize(scores, scores.min(0).values, scores.max(0).values, bits_per_value)
-        pca_mse = (flat - mean - scores @ basis[:size]).pow(2).sum(1).mean()
+        pca_squared_error = (flat - mean - scores @ basis[:size]).pow(2).sum(1).mean()
         rows.append({
             "code_dims": float(size), "rate_bits": float(size * bits_per_value),
-            "mse": mse.item(), "pca_mse": pca_mse.item(),
+            "squared_error": squared_error.item(), "pca_squared_error": pca_squared_error.item(),
         })  # fmt: skip
     return rows

@@ -42,11 +42,12 @@ class DiscretizedLogistic(Distribution):
     """The discretised logistic as a ``torch.distributions`` object, elementwise over ``mean``'s shape.
 
     ``log_prob`` is ``discretized_logistic_log_prob``; ``sample`` draws the continuous logistic
-    μ + s·(log u − log(1 − u)) and rounds it to the nearest level in [0, 1]; ``mean`` is the mean of
-    the continuous logistic clamped to [0, 1] (the picture shown in grids).
+    μ + s·(log u − log(1 − u)) and rounds it to the nearest level in [0, 1]; ``mean`` is μ clamped to
+    [0, 1], the picture shown in grids: the discrete mean differs from it by the tails that the first
+    and last bins absorb, which is small unless μ lies within a few s of 0 or 1.
     """
 
-    arg_constraints = {"mean": constraints.real, "log_scale": constraints.real}
+    arg_constraints = {"loc": constraints.real, "log_scale": constraints.real}
     support = constraints.unit_interval
     has_rsample = False
 

@@ -26,7 +26,8 @@ from ..losses.discretized import DiscretizedLogistic
 
 ObservationKind = Literal["bernoulli", "gaussian", "logistic"]
 PARAMS_PER_VALUE = {"bernoulli": 1, "gaussian": 2, "logistic": 2}
-MIN_LOG_SCALE = {"gaussian": -6.0, "logistic": -7.0}  # keeps a scale from collapsing onto a training point
+# keeps a scale from collapsing onto a training point; below the floor the log-scale gets no gradient
+MIN_LOG_SCALE = {"gaussian": -6.0, "logistic": -7.0}
 
 
 def observation(kind: ObservationKind, params: torch.Tensor, event_dims: int) -> Independent:

@@ -11,7 +11,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..core.protocols import LatentVariableModel
-from ..eval.latent import latent_interpolation, latent_traversal, posterior_mean_variance, rate_distortion
+from ..eval.latent import code_sizes, latent_interpolation, latent_traversal, posterior_mean_variance, rate_distortion
 from .figures import save_image_grid
 
 NUM_PAIRS, NUM_STEPS, NUM_TRAVERSED = 8, 10, 8
@@ -29,18 +29,12 @@ def is_autoencoder(model: torch.nn.Module) -> bool:
     return hasattr(model, "reconstruct") and hasattr(model, "bottleneck_dim")
 
 
-def code_sizes(bottleneck_dim: int) -> list[int]:
-    """1, 2, 4, … up to and including ``bottleneck_dim``."""
-    sizes = [2**i for i in range(bottleneck_dim.bit_length()) if 2**i < bottleneck_dim]
-    return [*sizes, bottleneck_dim]
-
-
 def save_rate_distortion_plot(rows: list[dict[str, float]], path: Path) -> None:
     figure = Figure(figsize=(5, 3.2), dpi=100)
     axes = figure.subplots()
     rates = [row["rate_bits"] for row in rows]
-    axes.plot(rates, [row["mse"] for row in rows], "o-", label="autoencoder")
-    axes.plot(rates, [row["pca_mse"] for row in rows], "s--", label="PCA (fitted on these examples)")
+    axes.plot(rates, [row["squared_error"] for row in rows], "o-", label="autoencoder")
+    axes.plot(rates, [row["pca_squared_error"] for row in rows], "s--", label="PCA (fitted on these examples)")
     axes.set_xscale("log", base=2)
     axes.set_xlabel("rate (bits per example, 8 bits per code value)")
     axes.set_ylabel("squared error per example")
@@ -65,6 +59,8 @@ def save_latent_figures(model: torch.nn.Module, test: torch.Tensor, run_dir: Pat
         save_rate_distortion_plot(rows, run_dir / "rate_distortion.png")
         return
     if not (is_image and isinstance(model, LatentVariableModel)) or len(test) < 2 * NUM_PAIRS:
+        return
+    if getattr(model, "mixture_latent", False):  # interpolating (z, c) would decode through unrelated VAEs
         return
     for method, name in (("linear", "interpolation.png"), ("slerp", "interpolation_slerp.png")):
         path = latent_interpolation(model, test[:NUM_PAIRS], test[NUM_PAIRS : 2 * NUM_PAIRS], NUM_STEPS, method)

@@ -32,6 +32,7 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
+from ...eval.latent import code_sizes, rate_distortion
 from ...nn.convnets import conv_decoder, conv_encoder
 from ...nn.mlp import mlp
 
@@ -87,7 +88,7 @@ class Autoencoder(nn.Module):
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """3. (B, K) -> (B, *D) reconstruction."""
-        return self.decoder(code).reshape(len(code), *self.data_shape)
+        return self.decoder(code).reshape(len(code), *self.data_shape)  # (B, *D)
 
     def reconstruct(self, x: torch.Tensor, num_dims: int | None = None) -> torch.Tensor:
         """(B, *D) -> (B, *D) from the first ``num_dims`` code values (all when None), the rest zeroed."""
@@ -101,9 +102,15 @@ class Autoencoder(nn.Module):
         return (x - reconstruction).pow(2).flatten(1).sum(dim=1)
 
     def extra_metrics(self, test_data: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
-        """Squared reconstruction error per example with the full code, in data units²."""
+        """Squared reconstruction error per example with the full code, and the rate–distortion table
+        (``dgm.eval.latent.rate_distortion``): at k code values of 8 bits, this model's and PCA's error."""
         errors = [self.distortion(chunk, self.reconstruct(chunk)) for chunk in test_data.split(256)]
-        return {"reconstruction_mse": torch.cat(errors).double().mean().item()}
+        metrics = {"reconstruction_squared_error": torch.cat(errors).double().mean().item()}
+        for row in rate_distortion(self, test_data, code_sizes(self.bottleneck_dim)):
+            dims = int(row["code_dims"])
+            metrics[f"squared_error_{dims}dims_8bit"] = row["squared_error"]
+            metrics[f"pca_squared_error_{dims}dims_8bit"] = row["pca_squared_error"]
+        return metrics
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate)}

@@ -22,6 +22,8 @@ Example::
 import torch
 from torch import nn
 
+from ...core.errors import DataError
+
 
 class BernoulliMixtureClassifier(nn.Module):
     """p(x|y) a mixture of ``M`` product-Bernoullis per class, p(y) the smoothed label frequencies."""
@@ -54,7 +56,7 @@ class BernoulliMixtureClassifier(nn.Module):
         for label in range(num_classes):
             rows = x[labels == label]  # (n, D)
             if len(rows) == 0:
-                raise ValueError(f"class {label} has no labelled example")
+                raise DataError(f"expected at least one labelled example of every class, got none of class {label}")
             responsibilities = torch.rand(len(rows), num_components, generator=generator, dtype=x.dtype)  # (n, M)
             responsibilities = responsibilities / responsibilities.sum(dim=1, keepdim=True)
             for _ in range(num_iterations if num_components > 1 else 1):

@@ -212,6 +212,7 @@ class InfiniteVAE(nn.Module):
     """Dirichlet-process mixture of ``VAE`` components for images (C, H, W) or points (d,)."""
 
     data_kinds = ("image", "points")
+    mixture_latent = True  # (z, one_hot(c)): paths between two inputs' latents mix unrelated VAEs' spaces
 
     def __init__(self, config: InfiniteVAEConfig, data_shape: tuple[int, ...], data_info: dict | None = None) -> None:
         super().__init__()
@@ -249,9 +250,16 @@ class InfiniteVAE(nn.Module):
         return in_play.nonzero().squeeze(1)
 
     def mixture_weights(self) -> torch.Tensor:
-        """(K,) π: step 1's stick-breaking weights; zero outside the slots."""
-        in_play = torch.zeros_like(self.active).index_fill(0, self.slots(), True)  # (K,)
-        return stick_breaking_weights(self.counts, in_play, self.config.concentration)
+        """(K,) π: step 1's stick-breaking weights; zero outside the slots.
+
+        The sticks are broken over the active VAEs first and the fresh slot last, wherever a death left
+        it among the slots, so the fresh slot keeps the CRP's new-table weight ≈ α / (n + α).
+        """
+        slots = self.slots()
+        order = torch.cat([slots[self.active[slots]], slots[~self.active[slots]]])  # (S,) active, then fresh
+        in_play = torch.ones(len(order), dtype=torch.bool, device=order.device)
+        weights = stick_breaking_weights(self.counts[order], in_play, self.config.concentration)  # (S,)
+        return self.counts.new_zeros(self.config.max_components).index_copy(0, order, weights)  # (K,)
 
     def component_elbos(self, x: torch.Tensor, at_mean: bool = False) -> torch.Tensor:
         """(B, *D) -> (B, S) ELBO_c(x) of the slots: one-sample, or at z = μ_c(x)."""

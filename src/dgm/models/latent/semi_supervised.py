@@ -84,11 +84,13 @@ class M2Config:
         )
         for name in ("latent_dim", "hidden_dim", "num_hidden_layers", "batch_size", "labelled_batch_size"):
             check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        check(self.m1_latent_dim >= 1 and self.m1_hidden_dim >= 1, "m1_latent_dim and m1_hidden_dim must be >= 1")
+        for name in ("m1_latent_dim", "m1_hidden_dim"):
+            check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         check(self.labelled_weight >= 0, f"labelled_weight must be >= 0, got {self.labelled_weight}")
         check(self.classification_weight >= 0, f"classification_weight must be >= 0, got {self.classification_weight}")
         check(self.m1_steps >= 0, f"m1_steps must be >= 0, got {self.m1_steps}")
-        check(self.learning_rate > 0 and self.m1_learning_rate > 0, "learning rates must be > 0")
+        for name in ("learning_rate", "m1_learning_rate"):
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

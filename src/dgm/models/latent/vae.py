@@ -126,6 +126,7 @@ class VAE(nn.Module):
         log_likelihood, kl = self.elbo_terms(x)
         return log_likelihood - self.config.beta * kl
 
+    @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """-> (n, *D): x ~ p(x|z), z ~ p(z); a Gaussian decoder's image samples are clipped to [0, 1]."""
         z = torch.randn(
