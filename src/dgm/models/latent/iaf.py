@@ -18,11 +18,12 @@ through T invertible autoregressive steps (Algorithm 1):
    form, so it is the Monte-Carlo term log q(z_T|x) − log p(z_T). Training ascends
    log p(x|z_T) − β·(log q − log p(z_T)); β = 1 is the ELBO.
 
-``encode`` returns a ``torch.distributions.TransformedDistribution``: ``rsample`` runs steps 2–3 in
-parallel over the latent dimensions; ``log_prob`` of the z it just drew reads the cached z_{t−1} and
-log σ_t of each step, and of any other z inverts each step exactly with Z sequential passes, so
-``dgm.eval``'s IWAE estimate of log p(x) is correct. Its ``mean`` is T(μ_0), the flow's image of the
-base mean: E_q[z] has no closed form and T(μ_0) equals it up to O(σ_0²) (first-order expansion).
+Training runs steps 1–4 on plain tensors, as Algorithm 1 does. ``encode`` returns the same posterior as
+a ``torch.distributions.TransformedDistribution``: ``rsample`` runs steps 2–3 in parallel over the latent
+dimensions; ``log_prob`` of the z it just drew reads the cached z_{t−1} and log σ_t of each step, and of
+any other z inverts each step exactly with Z sequential passes, so ``dgm.eval``'s IWAE estimate of
+log p(x) is correct. Its ``mean`` is T(μ_0), the flow's image of the base mean: E_q[z] has no closed form
+and T(μ_0) equals it up to O(σ_0²) (first-order expansion).
 
 Example::
 
@@ -60,6 +61,13 @@ class IAFConfig(VAEConfig):
         check(self.context_dim >= 1, f"context_dim must be >= 1, got {self.context_dim}")
 
 
+def iaf_step(network: ContextMADE, z: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., Z), context (..., C) -> z_t and log σ_t, each (..., Z) (eqs. 12–14)."""
+    shift, gate_logit = network(z, context).unbind(-2)  # 12. m_t, s_t: (..., Z) each
+    gate = torch.sigmoid(gate_logit)  # 13. σ_t
+    return shift + gate * (z - shift), nn.functional.logsigmoid(gate_logit)  # 14. σ_t ⊙ z_{t−1} + (1 − σ_t) ⊙ m_t
+
+
 class IAFStep(Transform):
     """One step z_t = σ_t ⊙ z_{t−1} + (1 − σ_t) ⊙ m_t (eqs. 12–14) over the last dimension Z.
 
@@ -83,10 +91,9 @@ class IAFStep(Transform):
         return shift, gate_logit
 
     def _call(self, z: torch.Tensor) -> torch.Tensor:
-        shift, gate_logit = self._shift_and_gate(z)
-        gate = torch.sigmoid(gate_logit)  # 13. σ_t
-        self.last_log_gate = (z, nn.functional.logsigmoid(gate_logit))
-        return gate * z + (1 - gate) * shift  # 14. (..., Z)
+        z_next, log_gate = iaf_step(self.network, z, self.context)  # (..., Z) each
+        self.last_log_gate = (z, log_gate)
+        return z_next
 
     def _inverse(self, z_next: torch.Tensor) -> torch.Tensor:
         """Solve eq. 14 for z_{t−1}: pass k fixes the k-th element in the order, so Z passes are exact."""
@@ -111,8 +118,9 @@ class IAFPosterior(TransformedDistribution):
     def __init__(
         self, loc: torch.Tensor, scale: torch.Tensor, context: torch.Tensor, networks: list[ContextMADE]
     ) -> None:
-        base = Independent(Normal(loc, scale), 1)
-        super().__init__(base, [IAFStep(network, context) for network in networks])
+        # Built for every batch ``encode`` sees, so without argument checks: its scale = exp(·) is always positive.
+        base = Independent(Normal(loc, scale, validate_args=False), 1, validate_args=False)
+        super().__init__(base, [IAFStep(network, context) for network in networks], validate_args=False)
 
     @property
     def mean(self) -> torch.Tensor:
@@ -148,14 +156,27 @@ class IAF(VAE):
         parent[-1] = nn.Linear(last.in_features, last.out_features + config.context_dim)
         return encoder, decoder
 
-    def encode(self, x: torch.Tensor) -> IAFPosterior:
-        """1. (B, *D) -> q(z|x), batch (B,), event (Z,)."""
+    def _encoder_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """1. (B, *D) -> μ_0 (B, Z), log σ_0 (B, Z) and the context h (B, C)."""
         size = self.latent_dim
         loc, log_scale, context = self.encoder(x).split([size, size, self.config.context_dim], dim=-1)  # (B, ·) each
+        return loc, log_scale, context
+
+    def encode(self, x: torch.Tensor) -> IAFPosterior:
+        """1. (B, *D) -> q(z|x), batch (B,), event (Z,)."""
+        loc, log_scale, context = self._encoder_outputs(x)
         return IAFPosterior(loc, log_scale.exp(), context, list(self.flow))
 
     def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, *D) -> one-sample log p(x|z) and log q(z|x) − log p(z), each (B,), in nats (step 4)."""
-        posterior = self.encode(x)
-        z = posterior.rsample()  # 2.–3. (B, Z)
-        return self.decode(z).log_prob(x), posterior.log_prob(z) - self.prior().log_prob(z)
+        # Algorithm 1 as written: the z and densities of encode(x).rsample() and its log_prob, without the
+        # torch.distributions machinery, whose per-call overhead costs more on a CPU than a flow step itself.
+        loc, log_scale, context = self._encoder_outputs(x)  # 1.
+        noise = torch.randn_like(loc)  # ε (B, Z)
+        z = loc + log_scale.exp() * noise  # 2. z_0 (eq. 9)
+        log_density = -0.5 * noise**2 - log_scale  # log q(z_0|x) + ½ log 2π per dimension, (B, Z)
+        for network in self.flow:
+            z, log_gate = iaf_step(network, z, context)  # 3. (B, Z) each
+            log_density = log_density - log_gate  # eq. 11
+        log_q_minus_log_p = (log_density + 0.5 * z**2).sum(-1)  # 4. log q(z_T|x) − log p(z_T), p = N(0, I), (B,)
+        return self.decode(z).log_prob(x), log_q_minus_log_p

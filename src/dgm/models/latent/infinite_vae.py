@@ -41,7 +41,7 @@ Simplifications against the paper, all forced by minibatch training:
   far worse than an untrained network (by log((1 + α + n) / α) nats): a new, distant cluster, or
   early in training. On data the first VAE already covers (the 8×8 digits), the mixture usually
   stays at one component.
-- The paper's second half, semi-supervised classification from the mixture (its §4: a discriminative
+- The paper's second half, semi-supervised classification from the mixture (a discriminative
   classifier on the components' latent codes, weighted by the responsibilities), is not here: this
   model is the unsupervised density and outlier model; dgm's semi-supervised models are ``m2`` and
   ``m1m2``.
