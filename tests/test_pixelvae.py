@@ -8,9 +8,10 @@ import math
 import pytest
 import torch
 
-from dgm.data import BatchStream, binarize_static, load_dataset
+from dgm.data import binarize_static, load_dataset
 from dgm.eval.likelihood import iwae_log_likelihood, mean_iwae_log_likelihood
 from dgm.models import build_model
+from helpers import fit, mean_and_standard_error
 
 TINY = {"latent_dim": 3, "hidden_dim": 16, "conditioning_channels": 2, "pixel_channels": 8, "first_kernel_size": 3}
 
@@ -29,19 +30,6 @@ def all_binary_images(data_shape: tuple[int, ...]) -> torch.Tensor:
     """(2^D, *D) every binary image of shape ``data_shape``, in float64."""
     pixels = math.prod(data_shape)
     return torch.tensor(list(itertools.product([0.0, 1.0], repeat=pixels)), dtype=torch.float64).view(-1, *data_shape)
-
-
-def mean_and_standard_error(draws: torch.Tensor) -> tuple[float, float]:
-    """(R, B) repeated estimates for B fixed inputs -> their mean and its Monte-Carlo standard error."""
-    return draws.mean().item(), math.sqrt(draws.var(dim=0).mean().item() / draws.numel())
-
-
-def fit(model, data: torch.Tensor, steps: int, seed: int = 0):
-    optimizers = model.optimizers()
-    stream = BatchStream(data, model.batch_size, seed=seed, binarize=model.binarize_data)
-    for _ in range(steps):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -7,34 +7,17 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from dgm.data import BatchStream, binarize_static, load_dataset
+from dgm.data import binarize_static, load_dataset
 from dgm.eval.latent import latent_interpolation
 from dgm.eval.likelihood import iwae_log_likelihood, mean_iwae_log_likelihood
 from dgm.losses.discretized import discretized_logistic_log_prob
 from dgm.losses.elbo import elbo
 from dgm.models import build_model
-from helpers import independent_pixel_nll_nats
+from helpers import fit, independent_pixel_nll_nats, mean_and_standard_error
 
 
 def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
     return Independent(Normal(loc, scale), 1)
-
-
-def mean_and_standard_error(draws: torch.Tensor) -> tuple[float, float]:
-    """(R, B) repeated estimates for B fixed inputs -> their mean and its Monte-Carlo standard error.
-
-    The inputs are the same for every estimator compared, so only the sampling noise (the variance
-    over repeats, per input) enters the error, not the spread between inputs.
-    """
-    return draws.mean().item(), math.sqrt(draws.var(dim=0).mean().item() / draws.numel())
-
-
-def fit(model, data: torch.Tensor, steps: int, seed: int = 0):
-    optimizers = model.optimizers()
-    stream = BatchStream(data, model.batch_size, seed=seed, binarize=model.binarize_data)
-    for _ in range(steps):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    return model
 
 
 @pytest.fixture(scope="module")

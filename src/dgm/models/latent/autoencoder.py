@@ -22,7 +22,6 @@ Example::
     coarse = model.reconstruct(x, num_dims=2)    # (B, 1, 8, 8) from the first two code values
 """
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,11 +29,9 @@ import torch
 from torch import nn
 
 from ...core.config import check
-from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...eval.latent import code_sizes, rate_distortion
-from ...nn.convnets import conv_decoder, conv_encoder
-from ...nn.mlp import mlp
+from ...nn.convnets import encoder_and_decoder
 
 
 @dataclass(frozen=True)
@@ -69,17 +66,10 @@ class Autoencoder(nn.Module):
         self.bottleneck_dim = config.bottleneck_dim
         self.batch_size = config.batch_size
         is_image = len(data_shape) == 3
-        if config.architecture == "mlp":
-            data_dim = math.prod(data_shape)
-            self.encoder = nn.Sequential(
-                nn.Flatten(), mlp(data_dim, config.hidden_dim, config.bottleneck_dim, config.num_hidden_layers)
-            )
-            decoder = mlp(config.bottleneck_dim, config.hidden_dim, data_dim, config.num_hidden_layers)
-        else:
-            if not is_image or data_shape[1] % 4 or data_shape[2] % 4:
-                raise DataError(f"architecture 'conv' needs images (C, H, W), H and W divisible by 4, got {data_shape}")
-            self.encoder = conv_encoder(data_shape, config.bottleneck_dim, config.conv_width)
-            decoder = conv_decoder(config.bottleneck_dim, data_shape, config.conv_width, batch_norm=False)
+        self.encoder, decoder = encoder_and_decoder(
+            config.architecture, data_shape, config.bottleneck_dim, config.bottleneck_dim, 1,
+            config.hidden_dim, config.num_hidden_layers, config.conv_width,
+        )  # fmt: skip
         self.decoder = nn.Sequential(decoder, nn.Sigmoid()) if is_image else decoder
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

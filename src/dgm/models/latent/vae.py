@@ -21,7 +21,6 @@ Example::
     loss = -model.elbo(x).mean()
 """
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,9 +31,8 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
-from ...nn.convnets import conv_decoder, conv_encoder
+from ...nn.convnets import encoder_and_decoder
 from ...nn.likelihood import PARAMS_PER_VALUE, draw, observation
-from ...nn.mlp import mlp
 
 
 @dataclass(frozen=True)
@@ -81,18 +79,10 @@ class VAE(nn.Module):
 
     def _networks(self, config: VAEConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         """(B, *D) -> (B, 2Z) and (N, Z) -> (N, k·prod(D)) or (N, k·C, H, W), k = params per value."""
-        if config.architecture == "mlp":
-            data_dim = math.prod(data_shape)
-            encoder = mlp(data_dim, config.hidden_dim, 2 * config.latent_dim, config.num_hidden_layers)
-            decoder_out = self.params_per_value * data_dim
-            decoder = mlp(config.latent_dim, config.hidden_dim, decoder_out, config.num_hidden_layers)
-            return nn.Sequential(nn.Flatten(), encoder), decoder
-        if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
-            raise DataError(f"architecture 'conv' needs images (C, H, W) with H, W divisible by 4, got {data_shape}")
-        channels, height, width = data_shape
-        decoder_shape = (self.params_per_value * channels, height, width)
-        encoder = conv_encoder(data_shape, 2 * config.latent_dim, config.conv_width)
-        return encoder, conv_decoder(config.latent_dim, decoder_shape, config.conv_width, batch_norm=False)
+        return encoder_and_decoder(
+            config.architecture, data_shape, 2 * config.latent_dim, config.latent_dim, self.params_per_value,
+            config.hidden_dim, config.num_hidden_layers, config.conv_width,
+        )  # fmt: skip
 
     def prior(self) -> Distribution:
         """p(z) = N(0, I), event shape (Z,)."""
