@@ -161,7 +161,7 @@ def test_precisions_train_and_evaluate(tmp_path, precision, dtype):
     assert result.step == 5
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in train_losses(tmp_path / "run"))
     weights = load_file(tmp_path / "run/checkpoints/step-5/model.safetensors")
-    assert weights["encoder.0.weight"].dtype == dtype
+    assert weights["encoder.1.0.weight"].dtype == dtype  # Flatten, then the MLP's first Linear
     assert torch.isfinite(dgm.load(tmp_path / "run").elbo(torch.zeros(2, 1, 8, 8))).all()
 
 
