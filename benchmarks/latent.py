@@ -228,7 +228,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     names = [n for n in ROWS if not args.only or n in args.only]
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, args.precision)
-    scale = 0.08 if args.quick else 1.0  # quick: 24 s per 5-minute budget
+    scale = 0.06 if args.quick else 1.0  # quick: 18 s per 5-minute budget
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
