@@ -105,7 +105,7 @@ def likelihood_rows(names: list[str], scale: float, k_cap: int | None, folder: P
         budget, k = seconds * scale, min(k, k_cap or k)
         try:
             precision = PRECISION.get(name, results.precision)
-            trained, run = train_and_score(model_name, data, overrides, budget, folder, precision, 1)
+            trained, run = train_and_score(model_name, data, overrides, budget, folder / name, precision, 1)
         except DataError as error:
             print(f"  {name}: skipped ({error})")
             continue
