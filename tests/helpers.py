@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import math
 import subprocess
@@ -96,3 +97,19 @@ def mean_and_standard_error(draws: torch.Tensor) -> tuple[float, float]:
     over repeats, per input) enters the error, not the spread between inputs.
     """
     return draws.mean().item(), math.sqrt(draws.var(dim=0).mean().item() / draws.numel())
+
+
+def redraw_weights(model: torch.nn.Module, weight_std: float) -> torch.nn.Module:
+    """Redraw every parameter of a float64 ``model`` from N(0, weight_std²) with a fixed seed, so that
+    its distributions are far from uniform and mathematical checks have something to detect."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(weight_std * torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
+    return model
+
+
+def all_binary_images(data_shape: tuple[int, ...]) -> torch.Tensor:
+    """(2^D, *data_shape) float64: every binary image, the first pixel varying slowest."""
+    pixels = math.prod(data_shape)
+    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=pixels)), dtype=torch.float64).view(-1, *data_shape)

@@ -11,25 +11,13 @@ import torch.nn.functional as F
 
 from dgm.core.errors import DataError
 from dgm.models import build_model
-from helpers import digits_nll_and_baseline
+from helpers import all_binary_images, digits_nll_and_baseline, redraw_weights
 
 
 def perturbed_deep_nade(data_shape: tuple[int, ...], weight_std: float = 0.7, **config):
     """A float64 Deep NADE whose weights are redrawn so its conditionals are far from uniform."""
     model = build_model("deep-nade", {"hidden_dim": 16, **config}, data_shape).double()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(weight_std * torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
-    return model
-
-
-def all_binary_images(data_shape: tuple[int, ...]) -> torch.Tensor:
-    """(2^D, *data_shape) float64: every binary image."""
-    num_pixels = math.prod(data_shape)
-    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=num_pixels)), dtype=torch.float64).view(
-        -1, *data_shape
-    )
+    return redraw_weights(model, weight_std)
 
 
 def chained_log_prob(model, x: torch.Tensor, ordering: list[int]) -> torch.Tensor:

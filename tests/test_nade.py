@@ -8,17 +8,13 @@ import torch
 
 from dgm.core.errors import DataError
 from dgm.models import build_model
-from helpers import digits_nll_and_baseline
+from helpers import digits_nll_and_baseline, redraw_weights
 
 
 def perturbed_nade(data_shape: tuple[int, ...], hidden_dim: int = 8, weight_std: float = 1.0):
     """A float64 NADE whose weights are redrawn large enough that its conditionals are far from uniform."""
     model = build_model("nade", {"hidden_dim": hidden_dim}, data_shape).double()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(weight_std * torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
-    return model
+    return redraw_weights(model, weight_std)
 
 
 def all_binary_images(data_shape: tuple[int, ...]) -> torch.Tensor:

@@ -2,7 +2,6 @@
 ELBO ≤ IWAE-k, and a better likelihood than the plain VAE's on digits."""
 
 import copy
-import itertools
 import math
 
 import pytest
@@ -11,7 +10,7 @@ import torch
 from dgm.data import binarize_static, load_dataset
 from dgm.eval.likelihood import iwae_log_likelihood, mean_iwae_log_likelihood
 from dgm.models import build_model
-from helpers import fit, mean_and_standard_error
+from helpers import all_binary_images, fit, mean_and_standard_error, redraw_weights
 
 TINY = {"latent_dim": 3, "hidden_dim": 16, "conditioning_channels": 2, "pixel_channels": 8, "first_kernel_size": 3}
 
@@ -19,17 +18,7 @@ TINY = {"latent_dim": 3, "hidden_dim": 16, "conditioning_channels": 2, "pixel_ch
 def perturbed_pixelvae(data_shape: tuple[int, ...], weight_std: float = 0.5):
     """A float64 PixelVAE whose weights are redrawn large enough that p(x|z) is far from uniform."""
     model = build_model("pixelvae", TINY, data_shape).double()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(weight_std * torch.randn(parameter.shape, generator=generator, dtype=torch.float64))
-    return model
-
-
-def all_binary_images(data_shape: tuple[int, ...]) -> torch.Tensor:
-    """(2^D, *D) every binary image of shape ``data_shape``, in float64."""
-    pixels = math.prod(data_shape)
-    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=pixels)), dtype=torch.float64).view(-1, *data_shape)
+    return redraw_weights(model, weight_std)
 
 
 @pytest.fixture(scope="module")
