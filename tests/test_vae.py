@@ -145,6 +145,18 @@ def test_beta_weights_only_the_kl_term():
     assert torch.allclose(model.elbo(x), log_likelihood - kl, rtol=0, atol=1e-5)
 
 
+def test_step_size_halves_every_half_life_down_to_the_final_rate():
+    config = {"latent_dim": 2, "hidden_dim": 8, "learning_rate": 0.04, "learning_rate_half_life": 2}
+    model = build_model("vae", config | {"final_learning_rate": 0.01}, (1, 8, 8))
+    optimizers, x = model.optimizers(), torch.ones(4, 1, 8, 8)
+    rates = []
+    for _ in range(6):
+        model.train_step(x, optimizers, lambda loss: loss.backward())
+        rates.append(optimizers["adam"].param_groups[0]["lr"])
+    assert rates == pytest.approx([0.04, 0.04 / 2**0.5, 0.02, 0.02 / 2**0.5, 0.01, 0.01])
+    assert int(model.state_dict()["num_steps"]) == 6  # saved with the weights, so a resumed run goes on from here
+
+
 @pytest.mark.slow
 def test_vae_beats_independent_pixels_on_digits(trained_vae, digits):
     train_images, test_images = binarize_static(digits.train), binarize_static(digits.test)

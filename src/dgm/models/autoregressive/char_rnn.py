@@ -40,6 +40,7 @@ from ...core.config import check
 from ...core.errors import ConfigError, DataError
 from ...core.protocols import Backward
 from ...data.text import PRINTABLE_ASCII
+from ...nn.schedule import halving_learning_rate
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,9 @@ class CharRNN(nn.Module):
     def learning_rate(self) -> float:
         """The step size of the next step: halved every ``learning_rate_half_life`` steps, down to the final one."""
         config = self.config
-        if config.learning_rate_half_life == 0:
-            return config.learning_rate
-        decayed = config.learning_rate * 0.5 ** (int(self.num_steps) / config.learning_rate_half_life)
-        return max(decayed, min(config.final_learning_rate, config.learning_rate))
+        return halving_learning_rate(
+            int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
+        )
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """Step 2: one Adam step on the mean NLL per character, gradients clipped to ``max_grad_norm``.

@@ -33,6 +33,7 @@ from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.convnets import encoder_and_decoder
 from ...nn.likelihood import PARAMS_PER_VALUE, draw, observation
+from ...nn.schedule import halving_learning_rate
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class VAEConfig:
     beta: float = 1.0  # weight of the KL term while training (β-VAE); 1 is the ELBO
     batch_size: int = 64
     learning_rate: float = 1e-3
+    learning_rate_half_life: int = 0  # steps over which the step size halves; 0 keeps it constant
+    final_learning_rate: float = 1e-4  # the halving stops here (or at learning_rate, if that is lower)
 
     def __post_init__(self) -> None:
         check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -55,6 +58,11 @@ class VAEConfig:
         check(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(
+            self.learning_rate_half_life >= 0,
+            f"learning_rate_half_life must be >= 0, got {self.learning_rate_half_life}",
+        )
+        check(self.final_learning_rate >= 0, f"final_learning_rate must be >= 0, got {self.final_learning_rate}")
 
 
 class VAE(nn.Module):
@@ -76,6 +84,7 @@ class VAE(nn.Module):
         self.params_per_value = PARAMS_PER_VALUE[self.observation_kind]
         self.encoder, self.decoder = self._networks(config, data_shape)
         self.register_buffer("prior_loc", torch.zeros(config.latent_dim))
+        self.register_buffer("num_steps", torch.zeros((), dtype=torch.int64))  # the schedule's clock, saved
 
     def _networks(self, config: VAEConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         """(B, *D) -> (B, 2Z) and (N, Z) -> (N, k·prod(D)) or (N, k·C, H, W), k = params per value."""
@@ -135,10 +144,18 @@ class VAE(nn.Module):
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.learning_rate, fused=True)}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
-        """One ascent step on the mean ``objective`` of ``batch`` (B, *D)."""
+        """One Adam ascent step on the mean ``objective`` of ``batch`` (B, *D), its step size halved every
+        ``learning_rate_half_life`` steps down to ``final_learning_rate``."""
         optimizer = optimizers["adam"]
+        config = self.config
+        learning_rate = halving_learning_rate(
+            int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
         optimizer.zero_grad()
         loss = -self.objective(batch).mean()
         backward(loss)
         optimizer.step()
+        self.num_steps += 1
         return {"loss": loss.item()}

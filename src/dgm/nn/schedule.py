@@ -1,0 +1,18 @@
+"""Step-size schedules by step count, for models that own their optimisers.
+
+A schedule by steps rather than by wall-clock time gives the same run on any machine and resumes
+exactly: the model keeps its step count in a buffer, which the checkpoint saves.
+
+Example::
+
+    for group in optimizer.param_groups:
+        group["lr"] = halving_learning_rate(int(model.num_steps), 1e-3, half_life=30_000, final=1e-4)
+"""
+
+
+def halving_learning_rate(step: int, initial: float, half_life: int, final: float) -> float:
+    """The step size after ``step`` steps: ``initial`` halved every ``half_life`` steps, never below ``final``
+    (nor below ``initial`` itself, if ``final`` is higher). ``half_life`` 0 keeps it at ``initial``."""
+    if half_life == 0:
+        return initial
+    return max(initial * 0.5 ** (step / half_life), min(final, initial))
