@@ -134,6 +134,42 @@ def test_iwae_training_objective_is_the_k_sample_bound(sharp_one_dimensional_vae
     assert torch.allclose(bounds[20_000][0], exact_log_p, rtol=0, atol=0.06), (bounds[20_000], exact_log_p)
 
 
+def _recognition_and_generative_gradients(model, x: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    model.zero_grad()
+    torch.manual_seed(seed)
+    model.objective(x).sum().backward()
+    flat = [torch.cat([p.grad.flatten() for p in net.parameters()]) for net in (model.encoder, model.decoder)]
+    return flat[0], flat[1]
+
+
+def test_dreg_estimates_the_iwae_gradient_without_bias_and_with_far_less_variance():
+    # Tucker et al. 2019: the doubly reparameterised estimator changes only how the recognition network's
+    # gradient is estimated, so the bound's value and the generative network's gradient stay eq. 14's.
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0)).round()
+    config = {"latent_dim": 2, "hidden_dim": 8, "num_hidden_layers": 1, "num_samples": 16}
+    torch.manual_seed(0)
+    iwae = build_model("iwae", config, (1, 4, 4)).double()
+    dreg = build_model("iwae", config | {"gradient": "dreg"}, (1, 4, 4)).double()
+    dreg.load_state_dict(iwae.state_dict())
+    x = x.double()
+    torch.manual_seed(1)
+    value = iwae.objective(x)
+    torch.manual_seed(1)
+    assert torch.allclose(dreg.objective(x), value, rtol=0, atol=1e-12)
+    draws = {name: [_recognition_and_generative_gradients(m, x, s) for s in range(400)] for name, m in
+             (("iwae", iwae), ("dreg", dreg))}  # fmt: skip
+    for (_, generative_iwae), (_, generative_dreg) in zip(draws["iwae"], draws["dreg"], strict=True):
+        assert torch.allclose(generative_dreg, generative_iwae, rtol=1e-10, atol=1e-12)
+    recognition = {name: torch.stack([g for g, _ in pairs]) for name, pairs in draws.items()}  # (400, P) each
+    mean_iwae, mean_dreg = recognition["iwae"].mean(0), recognition["dreg"].mean(0)
+    standard_error = torch.hypot(recognition["iwae"].std(0), recognition["dreg"].std(0)) / 400**0.5
+    moving = standard_error > 0  # weights behind a dead unit get no gradient from either estimator
+    assert torch.equal(mean_iwae[~moving], mean_dreg[~moving])
+    assert ((mean_iwae - mean_dreg).abs()[moving] < 4.5 * standard_error[moving]).all()
+    variance_ratio = recognition["iwae"].var(0).sum() / recognition["dreg"].var(0).sum()
+    assert variance_ratio > 1.5, f"DReG's recognition gradient is only {variance_ratio:.1f}x less variable"
+
+
 def test_beta_weights_only_the_kl_term():
     x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)).round()
     model = build_model("vae", {"latent_dim": 3, "hidden_dim": 16, "beta": 4.0}, (1, 8, 8))
