@@ -38,6 +38,7 @@ from torch import nn
 from torch.distributions import Independent, Normal, Transform, TransformedDistribution, constraints
 
 from ...core.config import check
+from ...nn.likelihood import full_precision
 from ...nn.masked import ContextMADE
 from .vae import VAE, VAEConfig
 
@@ -159,7 +160,8 @@ class IAF(VAE):
     def _encoder_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """1. (B, *D) -> μ_0 (B, Z), log σ_0 (B, Z) and the context h (B, C)."""
         size = self.latent_dim
-        loc, log_scale, context = self.encoder(x).split([size, size, self.config.context_dim], dim=-1)  # (B, ·) each
+        outputs = full_precision(self.encoder(x))  # (B, 2Z + C)
+        loc, log_scale, context = outputs.split([size, size, self.config.context_dim], dim=-1)  # (B, ·) each
         return loc, log_scale, context
 
     def encode(self, x: torch.Tensor) -> IAFPosterior:

@@ -10,9 +10,12 @@ z_1..z_k ~ q(z|x) (reparameterised),
    With ``gradient="dreg"`` the recognition network gets the doubly reparameterised estimate of the
    same gradient instead (Tucker, Lawson, Gu & Maddison 2019, "Doubly Reparameterized Gradient
    Estimators for Monte Carlo Objectives", eq. 5): Σ_i w̃_i² ∂log w_i/∂z_i ∂z_i/∂φ, with log q's
-   parameters held fixed inside log w_i. It is unbiased, and its variance does not grow with k the way
-   eq. 14's does for the recognition network (Rainforth et al. 2018); the generative network's
-   gradient is eq. 14's either way.
+   parameters held fixed inside log w_i. It is unbiased, and its signal-to-noise ratio does not fall
+   with k the way eq. 14's does for the recognition network (Rainforth et al. 2018, "Tighter Variational
+   Bounds are Not Necessarily Better"); the generative network's gradient is eq. 14's either way.
+
+Under mixed precision the log-weights are still computed in float32 (``full_precision``): the
+normalised weights w̃ depend on differences of sums over hundreds of pixels.
 
 L_1 is the ELBO and L_k is non-decreasing in k (Theorem 1), so at equal architecture the IWAE's
 posterior is pushed to cover p(z|x) rather than to sit inside it. Evaluation is the VAE's: ``elbo``
@@ -43,6 +46,7 @@ class IWAEConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check(self.num_samples >= 1, f"num_samples must be >= 1, got {self.num_samples}")
+        check(self.gradient in ("iwae", "dreg"), f"gradient must be 'iwae' or 'dreg', got {self.gradient!r}")
         check(self.beta == 1.0, f"the IWAE bound has no KL term to weight; beta must be 1, got {self.beta}")
 
 

@@ -32,7 +32,7 @@ from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.convnets import encoder_and_decoder
-from ...nn.likelihood import PARAMS_PER_VALUE, draw, observation
+from ...nn.likelihood import PARAMS_PER_VALUE, draw, full_precision, observation
 from ...nn.schedule import halving_learning_rate
 
 
@@ -99,7 +99,7 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """1. (B, *D) -> q(z|x) = N(μ, diag σ²), batch (B,), event (Z,)."""
-        mean, log_std = self.encoder(x).chunk(2, dim=-1)  # (B, Z) each
+        mean, log_std = full_precision(self.encoder(x)).chunk(2, dim=-1)  # (B, Z) each
         return Independent(Normal(mean, log_std.exp(), validate_args=False), 1, validate_args=False)
 
     def decode(self, z: torch.Tensor) -> Distribution:
@@ -148,11 +148,12 @@ class VAE(nn.Module):
         ``learning_rate_half_life`` steps down to ``final_learning_rate``."""
         optimizer = optimizers["adam"]
         config = self.config
-        learning_rate = halving_learning_rate(
-            int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate
+        if config.learning_rate_half_life:  # a constant step size leaves the optimiser as built (M1+M2 shares it)
+            learning_rate = halving_learning_rate(
+                int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
+            )
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
         optimizer.zero_grad()
         loss = -self.objective(batch).mean()
         backward(loss)
