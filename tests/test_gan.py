@@ -6,10 +6,11 @@ import pytest
 import torch
 from scipy import integrate, stats
 
+from dgm.core.errors import ConfigError, DataError
 from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
-from dgm.losses.divergences import OriginalGAN
-from dgm.models import build_model
+from dgm.losses.divergences import OBJECTIVES, OriginalGAN
+from dgm.models import build_model, check_data_kind, make_config
 
 # A fixed "generator" distribution q against the data distribution p, both 1-D Gaussians. The
 # optimal critic's logit log p(x) − log q(x) is quadratic in x, so the critic has to bend.
@@ -170,3 +171,91 @@ def test_algorithm_1_takes_k_critic_steps_on_k_minibatches_then_one_generator_st
     reals = critic_inputs[0:6:2]
     assert len(critic_inputs) == 7
     assert all(torch.equal(real, chunk) for real, chunk in zip(reals, batch.split(4), strict=True))
+
+
+@pytest.mark.parametrize("critic", ["plain", "clip", "gradient_penalty", "spectral", "dudley"])
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_every_objective_trains_with_every_critic(objective, critic):
+    if objective == "wasserstein" and critic == "plain":
+        pytest.skip("refused by the config: see test_wasserstein_without_a_constrained_critic_is_a_user_error")
+    torch.manual_seed(0)
+    model = build_model("gan", {"objective": objective, "critic": critic, "hidden_dim": 16, "batch_size": 8}, (2,))
+    optimizers = model.optimizers()
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    losses = model.train_step(torch.randn(8, 2), optimizers, lambda loss: loss.backward())
+    assert all(math.isfinite(value) for value in losses.values()), losses
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters(), strict=True))
+
+
+def test_wasserstein_without_a_constrained_critic_is_a_user_error():
+    with pytest.raises(ConfigError, match="clip|gradient_penalty|spectral|dudley"):
+        build_model("gan", {"objective": "wasserstein"}, (2,))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["objective=wgan"], "expected one of total_variation, kl, reverse_kl"),
+        (["critic=lipschitz"], "expected one of plain, clip, gradient_penalty, spectral, dudley"),
+        (["objective=alpha", "alpha=1"], "alpha must be finite, not 0 and not 1, got 1.0"),
+        (["objective=weighted_js", "pi=1.5"], "pi must be in \\(0, 1\\), got 1.5"),
+    ],
+)
+def test_unknown_names_and_out_of_range_parameters_list_the_valid_choices(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("gan", overrides)
+
+
+def test_clipped_critic_weights_stay_in_the_box_after_every_critic_step():
+    model = build_model("gan", {"objective": "wasserstein", "critic": "clip", "clip_value": 0.02}, (2,))
+    optimizers = model.optimizers()
+    for _ in range(3):
+        model.train_step(5 * torch.randn(64, 2), optimizers, lambda loss: loss.backward())
+    assert max(p.abs().max().item() for p in model.critic.parameters()) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(("architecture", "shape"), [("mlp", (2,)), ("conv", (1, 8, 8)), ("dcgan", (1, 28, 28))])
+def test_spectral_and_dudley_critics_are_lipschitz_in_every_architecture(architecture, shape):
+    torch.manual_seed(0)
+    for critic_kind in ("spectral", "dudley"):
+        config = {"architecture": architecture, "critic": critic_kind, "objective": "wasserstein", "conv_width": 8}
+        critic = build_model("gan", config, shape).critic
+        for _ in range(30):  # power iteration converges on the untrained weights
+            critic(torch.randn(2, *shape))
+        critic.eval()
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules())
+        x, y = torch.randn(500, *shape), torch.randn(500, *shape)
+        ratios = (critic(x) - critic(y)).abs() / (x - y).flatten(1).norm(dim=1)
+        assert ratios.max() <= 1 + 1e-3, f"{critic_kind}: largest ratio {ratios.max():.4f}"
+        if critic_kind == "dudley":
+            assert critic(1e4 * x).abs().max() + ratios.max() <= 1 + 1e-3
+
+
+def test_gradient_penalty_critics_have_no_batch_norm_and_plain_dcgan_critics_do():
+    def batch_norms(critic: str) -> int:
+        model = build_model("dcgan", {"critic": critic, "objective": "wasserstein", "conv_width": 8}, (1, 28, 28))
+        return sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.critic.modules())
+
+    assert batch_norms("gradient_penalty") == 0 and batch_norms("clip") == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_follows_the_papers_guidelines(shape):
+    model = build_model("dcgan", {"conv_width": 8}, shape)
+    assert model.config.learning_rate == 2e-4 and model.config.momentum == 0.5 and model.config.batch_size == 128
+    layers = list(model.generator)
+    # no pooling; batch norm everywhere but the generator's output and the discriminator's input
+    assert not any(isinstance(m, torch.nn.MaxPool2d | torch.nn.AvgPool2d) for m in model.modules())
+    assert isinstance(layers[-2], torch.nn.ConvTranspose2d) and isinstance(layers[-1], torch.nn.Sigmoid)
+    first, second = list(model.critic)[:2]
+    assert isinstance(first, torch.nn.Conv2d) and isinstance(second, torch.nn.LeakyReLU)
+    strided = [m for m in model.critic.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(m.stride == (2, 2) for m in strided) and len(strided) == {28: 2, 32: 3}[shape[1]]
+    images = model.sample(3)
+    assert images.shape == (3, *shape) and images.min() >= 0 and images.max() <= 1
+    assert model.critic(images).shape == (3,)
+
+
+def test_dcgan_refuses_points():
+    with pytest.raises(DataError, match="expects image data, got points"):
+        check_data_kind("dcgan", "points")

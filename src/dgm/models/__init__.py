@@ -111,6 +111,10 @@ CATALOGUE: dict[str, CatalogueEntry] = {
             "gan", "adversarial.gan", "GAN", "GANConfig", "adversarial",
             "Goodfellow et al. 2014, Generative Adversarial Nets",
         ),
+        CatalogueEntry(
+            "dcgan", "adversarial.gan", "DCGAN", "DCGANConfig", "adversarial",
+            "Radford, Metz & Chintala 2016, Unsupervised Representation Learning with Deep Convolutional GANs",
+        ),
     ]
 }  # fmt: skip
 

@@ -1,18 +1,34 @@
-"""Generative adversarial nets (Goodfellow et al. 2014), trained by the paper's Algorithm 1.
+"""Generative adversarial nets (Goodfellow et al. 2014), trained by the paper's Algorithm 1, with any
+adversarial objective and any critic constraint.
+
+A GAN here is three choices composed:
+
+- an **architecture**: an MLP pair for points, a small conv pair for images, or DCGAN's (Radford et
+  al. 2016, ``dgm.nn.dcgan``; catalogue name ``dcgan``);
+- an **objective** (``dgm.losses.divergences.make_objective``): one of the f-GAN divergences
+  (Nowozin et al. 2016; ``gan`` is Goodfellow et al.'s own), or ``wasserstein``, the integral
+  probability metric E_P f − E_Q f over the critic's function class;
+- a **critic constraint**, which decides that class: ``plain`` (none), ``clip`` (weights clipped to
+  [−c, c] after every critic step, Arjovsky et al. 2017, Algorithm 1), ``gradient_penalty``
+  (λ·E(‖∇f(x̂)‖ − 1)², Gulrajani et al. 2017, Algorithm 1), ``spectral`` (spectral-normalised layers,
+  Miyato et al. 2018: 1-Lipschitz by construction) or ``dudley`` (the bounded-Lipschitz ball
+  sup|f| + Lip(f) ≤ 1, Abbasnejad, Shi & van den Hengel; ``dgm.nn.lipschitz.DudleyCritic``).
+  ``wasserstein`` with ``spectral``, ``gradient_penalty`` or ``clip`` is a WGAN; with ``dudley`` it is
+  the Dudley GAN, whose IPM is the Dudley metric.
 
 Algorithm 1, per training iteration:
-  1. for k steps: sample m noise vectors z ~ p_g(z) and m examples x ~ p_data; ascend the
-     critic's stochastic gradient of (1/m) Σ [log D(x) + log(1 − D(G(z)))];
-  2. sample m noise vectors; descend the generator's gradient of (1/m) Σ log(1 − D(G(z)))
-     (``generator_loss="minimax"``) or ascend log D(G(z)) (``"non_saturating"``, §3).
+  1. for k steps: sample m noise vectors z ~ p(z) and m examples x ~ p_data; descend the critic's
+     loss (for ``gan``: −(1/m) Σ [log D(x) + log(1 − D(G(z)))]), plus the gradient penalty if the
+     critic has one; then clip its weights if the critic is clipped;
+  2. sample m noise vectors; descend the generator's loss (``generator_update``: the objective's
+     ``single_step`` descent of the saddle value, or the ``alternative`` that ascends the critic's
+     output on generated samples; for ``gan`` these are the minimax and the non-saturating losses).
 
-The objective is an ``Adversarial`` object (``dgm.losses.divergences.OriginalGAN``) composed with
-the architecture; the paper used SGD with momentum (``optimizer="sgd"``), Adam is the default.
-Architectures: an MLP for points, a small conv generator/critic pair for images.
+The paper used SGD with momentum (``optimizer="sgd"``); Adam is the default.
 
 Example::
 
-    model = GAN(GANConfig(num_critic_steps=1), data_shape=(2,))
+    model = GAN(GANConfig(objective="wasserstein", critic="gradient_penalty", num_critic_steps=5), data_shape=(2,))
     points = model.sample(512)   # (512, 2)
 """
 
@@ -26,9 +42,19 @@ from torch import nn
 from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
-from ...losses.divergences import OriginalGAN
+from ...losses.divergences import OBJECTIVES, make_objective
+from ...losses.penalties import gradient_penalty
 from ...nn.convnets import conv_decoder, conv_encoder
+from ...nn.dcgan import dcgan_discriminator, dcgan_generator
+from ...nn.lipschitz import DudleyCritic, clip_weights_, lipschitz_conv_critic, lipschitz_mlp, spectral_normalized
 from ...nn.mlp import Reshape, mlp
+
+Objective = Literal[
+    "total_variation", "kl", "reverse_kl", "pearson", "neyman", "hellinger", "jeffrey", "js", "weighted_js", "gan",
+    "alpha", "wasserstein",
+]  # fmt: skip
+Critic = Literal["plain", "clip", "gradient_penalty", "spectral", "dudley"]
+LIPSCHITZ_CRITICS = ("clip", "gradient_penalty", "spectral", "dudley")
 
 
 @dataclass(frozen=True)
@@ -37,12 +63,19 @@ class GANConfig:
     hidden_dim: int = 256
     num_hidden_layers: int = 2
     conv_width: int = 32
-    architecture: Literal["auto", "mlp", "conv"] = "auto"  # auto: conv for images, MLP for points
+    architecture: Literal["auto", "mlp", "conv", "dcgan"] = "auto"  # auto: conv for images, MLP for points
+    objective: Objective = "gan"
+    generator_update: Literal["alternative", "single_step"] = "alternative"  # for gan: non-saturating, minimax
+    pi: float = 0.5  # weighted_js's π
+    alpha: float = 0.5  # the alpha divergence's α, not 0 or 1
+    critic: Critic = "plain"
+    clip_value: float = 0.01  # c of critic=clip
+    penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
-    generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
     optimizer: Literal["adam", "sgd"] = "adam"
     learning_rate: float = 1e-3
     momentum: float = 0.5  # SGD momentum, or Adam's β1
+    beta2: float = 0.999  # Adam's β2
     batch_size: int = 64  # m in Algorithm 1
 
     def __post_init__(self) -> None:
@@ -51,10 +84,23 @@ class GANConfig:
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        check(0 <= self.beta2 < 1, f"beta2 must be in [0, 1), got {self.beta2}")
+        check(
+            self.objective in OBJECTIVES, f"objective must be one of: {', '.join(OBJECTIVES)}; got {self.objective!r}"
+        )
+        critics = ("plain", *LIPSCHITZ_CRITICS)
+        check(self.critic in critics, f"critic must be one of: {', '.join(critics)}; got {self.critic!r}")
+        check(
+            self.objective != "wasserstein" or self.critic != "plain",
+            "objective=wasserstein needs a constrained critic: critic=" + "|".join(LIPSCHITZ_CRITICS),
+        )
+        check(self.clip_value > 0, f"clip_value must be > 0, got {self.clip_value}")
+        check(self.penalty_weight > 0, f"penalty_weight must be > 0, got {self.penalty_weight}")
+        make_objective(self.objective, pi=self.pi, alpha=self.alpha, generator_update=self.generator_update)
 
 
 class GAN(nn.Module):
-    """Generator G: z -> x and critic D: x -> score (logit), trained adversarially."""
+    """Generator G: z -> x and critic D: x -> score, trained adversarially on ``config.objective``."""
 
     data_kinds = ("image", "points")
 
@@ -64,28 +110,52 @@ class GAN(nn.Module):
         self.data_shape = data_shape
         self.latent_dim = config.latent_dim
         self.batch_size = config.batch_size * config.num_critic_steps  # k minibatches per step
-        self.objective = OriginalGAN(config.generator_loss)
-        use_conv = config.architecture == "conv" or (config.architecture == "auto" and len(data_shape) == 3)
-        data_dim = math.prod(data_shape)
-        if use_conv:
-            if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
-                raise DataError(f"conv GAN needs (C, H, W) images with H, W divisible by 4, got {data_shape}")
-            self.generator = nn.Sequential(conv_decoder(config.latent_dim, data_shape, config.conv_width), nn.Sigmoid())
-            self.critic = nn.Sequential(conv_encoder(data_shape, 1, config.conv_width), nn.Flatten(0))
-        else:
-            layers = [
-                mlp(config.latent_dim, config.hidden_dim, data_dim, config.num_hidden_layers),
-                Reshape(*data_shape),
-            ]
-            if len(data_shape) == 3:
-                layers.append(nn.Sigmoid())  # images live in [0, 1]
-            self.generator = nn.Sequential(*layers)
-            self.critic = nn.Sequential(
-                nn.Flatten(),
-                mlp(data_dim, config.hidden_dim, 1, config.num_hidden_layers, nn.LeakyReLU),
-                nn.Flatten(0),
-            )
+        self.objective = make_objective(
+            config.objective, pi=config.pi, alpha=config.alpha, generator_update=config.generator_update
+        )
+        architecture = config.architecture
+        if architecture == "auto":
+            architecture = "conv" if len(data_shape) == 3 else "mlp"
+        if architecture != "mlp" and len(data_shape) != 3:
+            raise DataError(f"architecture {architecture!r} takes images (C, H, W), got data of shape {data_shape}")
+        self.generator = self._generator(architecture, config, data_shape)
+        self.critic = self._critic(architecture, config, data_shape)
         self.register_buffer("device_marker", torch.zeros(()), persistent=False)
+
+    @staticmethod
+    def _generator(architecture: str, config: GANConfig, shape: tuple[int, ...]) -> nn.Module:
+        """(B, Z) -> (B, *D); images in (0, 1)."""
+        if architecture == "dcgan":
+            return dcgan_generator(config.latent_dim, shape, config.conv_width)
+        if architecture == "conv":
+            if shape[1] % 4 or shape[2] % 4:
+                raise DataError(f"the conv GAN needs images with H, W divisible by 4, got {shape}")
+            return nn.Sequential(conv_decoder(config.latent_dim, shape, config.conv_width), nn.Sigmoid())
+        layers = [mlp(config.latent_dim, config.hidden_dim, math.prod(shape), config.num_hidden_layers)]
+        layers.append(Reshape(*shape))
+        if len(shape) == 3:
+            layers.append(nn.Sigmoid())  # images live in [0, 1]
+        return nn.Sequential(*layers)
+
+    @staticmethod
+    def _critic(architecture: str, config: GANConfig, shape: tuple[int, ...]) -> nn.Module:
+        """(B, *D) -> (B,) scores. ``spectral`` and ``dudley`` swap every linear map for its spectral-
+        normalised version and drop batch norm; ``gradient_penalty`` drops batch norm too, since the
+        penalty is per example (Gulrajani et al. 2017, §4)."""
+        lipschitz = config.critic in ("spectral", "dudley")
+        if architecture == "dcgan":
+            body = dcgan_discriminator(shape, config.conv_width, batch_norm=config.critic in ("plain", "clip"))
+            body = spectral_normalized(body, shape) if lipschitz else body
+        elif architecture == "conv":
+            if shape[1] % 4 or shape[2] % 4:
+                raise DataError(f"the conv GAN needs images with H, W divisible by 4, got {shape}")
+            make = lipschitz_conv_critic if lipschitz else conv_encoder
+            body = nn.Sequential(make(shape, out_features=1, width=config.conv_width), nn.Flatten(0))
+        else:
+            make = lipschitz_mlp if lipschitz else mlp
+            network = make(math.prod(shape), config.hidden_dim, 1, config.num_hidden_layers, nn.LeakyReLU)
+            body = nn.Sequential(nn.Flatten(), network, nn.Flatten(0))
+        return DudleyCritic(body) if config.critic == "dudley" else body
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """(B, Z) -> (B, *D)."""
@@ -102,23 +172,44 @@ class GAN(nn.Module):
         if c.optimizer == "sgd":
             make = lambda params: torch.optim.SGD(params, lr=c.learning_rate, momentum=c.momentum)  # noqa: E731
         else:
-            make = lambda params: torch.optim.Adam(params, lr=c.learning_rate, betas=(c.momentum, 0.999))  # noqa: E731
+            make = lambda params: torch.optim.Adam(params, lr=c.learning_rate, betas=(c.momentum, c.beta2))  # noqa: E731
         return {"critic": make(self.critic.parameters()), "generator": make(self.generator.parameters())}
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """One iteration of Algorithm 1 on ``batch`` (k·m, *D)."""
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
-        m = self.config.batch_size
+        config, m = self.config, self.config.batch_size
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
             critic_opt.zero_grad()
             critic_loss = self.objective.critic_loss(self.critic(real), self.critic(fake))
+            if config.critic == "gradient_penalty":
+                critic_loss = critic_loss + gradient_penalty(self.critic, real, fake, config.penalty_weight)
             backward(critic_loss)
             critic_opt.step()
+            if config.critic == "clip":
+                clip_weights_(self.critic, config.clip_value)
         # 2. one generator step on m fresh noise vectors.
         generator_opt.zero_grad()
         generator_loss = self.objective.generator_loss(self.critic(self.sample(m)))
         backward(generator_loss)
         generator_opt.step()
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
+
+
+@dataclass(frozen=True)
+class DCGANConfig(GANConfig):
+    """Radford et al. 2016, §4: Adam with step 2e-4 and β1 = 0.5, minibatches of 128, z of 100 values."""
+
+    latent_dim: int = 100
+    architecture: Literal["dcgan"] = "dcgan"
+    conv_width: int = 64  # the discriminator's first layer; the paper's 64×64 model has 128
+    learning_rate: float = 2e-4
+    batch_size: int = 128
+
+
+class DCGAN(GAN):
+    """The GAN with DCGAN's generator and discriminator (``dgm.nn.dcgan``), for images only."""
+
+    data_kinds = ("image",)
