@@ -259,3 +259,23 @@ def test_dcgan_follows_the_papers_guidelines(shape):
 def test_dcgan_refuses_points():
     with pytest.raises(DataError, match="expects image data, got points"):
         check_data_kind("dcgan", "points")
+
+
+@pytest.mark.slow
+def test_wgan_gp_covers_the_modes_of_ring8():
+    # Gulrajani et al.'s settings: 5 critic steps, λ = 10, Adam(1e-4, β = (0.5, 0.9)); 1,000 generator steps.
+    ring8 = load_dataset("ring8")
+    torch.manual_seed(0)
+    overrides = {
+        "objective": "wasserstein", "critic": "gradient_penalty", "num_critic_steps": 5, "learning_rate": 1e-4,
+        "beta2": 0.9, "batch_size": 256, "hidden_dim": 128, "latent_dim": 2,
+    }  # fmt: skip
+    model = build_model("gan", overrides, ring8.shape)
+    optimizers = model.optimizers()
+    stream = BatchStream(ring8.train, model.batch_size, seed=0)
+    for _ in range(1000):
+        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
+    with torch.no_grad():
+        samples = model.sample(2500, generator=torch.Generator().manual_seed(1))  # (2500, 2)
+    coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
+    assert coverage["modes_covered"] >= 7, coverage
