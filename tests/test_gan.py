@@ -6,11 +6,13 @@ import pytest
 import torch
 from scipy import integrate, stats
 
+import dgm
 from dgm.core.errors import ConfigError, DataError
 from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.losses.divergences import OBJECTIVES, OriginalGAN
 from dgm.models import build_model, check_data_kind, make_config
+from dgm.report.figures import save_mode_coverage
 
 # A fixed "generator" distribution q against the data distribution p, both 1-D Gaussians. The
 # optimal critic's logit log p(x) − log q(x) is quadratic in x, so the critic has to bend.
@@ -279,3 +281,18 @@ def test_wgan_gp_covers_the_modes_of_ring8():
         samples = model.sample(2500, generator=torch.Generator().manual_seed(1))  # (2500, 2)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     assert coverage["modes_covered"] >= 7, coverage
+
+
+def test_a_run_on_a_mixture_reports_its_mode_coverage(tmp_path):
+    run = tmp_path / "ring"
+    dgm.train_model("gan", "ring8", steps=20, out=run, overrides={"hidden_dim": 16}, eval_every=20)
+    assert (run / "mode_coverage.png").stat().st_size > 0
+    assert "Mode coverage of 2,500 samples" in dgm.write_report(run).read_text()
+
+
+def test_mode_coverage_figure_returns_the_protocols_figures(tmp_path):
+    ring8 = load_dataset("ring8")
+    on_two_modes = ring8.modes[:2].repeat(50, 1) + 0.01 * torch.randn(100, 2)  # (100, 2) all within 3σ
+    figures = save_mode_coverage(on_two_modes, ring8.modes, ring8.mode_std, tmp_path / "modes.png")
+    assert figures == mode_coverage(on_two_modes, ring8.modes, ring8.mode_std)
+    assert figures["modes_covered"] == 2 and figures["high_quality_fraction"] == 1.0

@@ -26,6 +26,7 @@ from .core.errors import CheckpointError, ConfigError, DataError, RunFolderError
 from .data import Dataset, binarize_static, load_dataset
 from .eval import evaluate_model
 from .models import build_model, check_data_kind, get_entry, make_config
+from .report.figures import save_mode_coverage
 from .report.html import write_report
 from .report.latent import save_latent_figures
 from .report.media import PREVIEW_SUFFIX, check_suffix, save_samples
@@ -76,6 +77,9 @@ def make_evaluator(
                 save_preview(model, dataset, Path(samples_path))
             if dataset.kind in ("image", "points"):
                 save_latent_figures(model, test, Path(run_dir))
+            if dataset.modes is not None and hasattr(model, "sample"):
+                samples = model.sample(2500, generator=torch.Generator(parameter.device).manual_seed(0))  # (N, 2)
+                save_mode_coverage(samples, dataset.modes, dataset.mode_std, Path(run_dir) / "mode_coverage.png")
         return metrics
 
     return evaluate

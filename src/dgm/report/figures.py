@@ -6,7 +6,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 from PIL import Image
+
+from ..eval.coverage import mode_coverage
 
 
 def image_grid(images: torch.Tensor, num_columns: int | None = None, padding: int = 1) -> np.ndarray:
@@ -47,6 +50,37 @@ def save_scatter(samples: torch.Tensor, path: Path, reference: torch.Tensor | No
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
+
+
+def save_mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, path: Path) -> dict[str, float]:
+    """Samples (N, 2) of a mixture's model over its modes (M, 2) with their 3σ discs (PacGAN's high-quality
+    region): high-quality samples in blue, the rest in red, covered modes ringed in green. Returns the
+    ``dgm.eval.coverage.mode_coverage`` figures shown in the title."""
+    samples, modes = samples.detach().double().cpu(), modes.double().cpu()
+    coverage = mode_coverage(samples, modes, std)
+    distances, nearest = torch.cdist(samples, modes).min(dim=1)  # (N,), (N,)
+    high_quality = distances <= 3 * std  # (N,)
+    counts = torch.bincount(nearest[high_quality], minlength=len(modes))  # (M,) high-quality samples per mode
+    high_quality = high_quality.numpy()
+    figure = Figure(figsize=(4.5, 4.5), dpi=100)
+    axes = figure.subplots()
+    points, centres = samples.numpy(), modes.numpy()
+    axes.scatter(points[~high_quality, 0], points[~high_quality, 1], s=2, c="tab:red", label="off-mode")
+    axes.scatter(points[high_quality, 0], points[high_quality, 1], s=2, c="tab:blue", label="high quality")
+    for centre, count in zip(centres, counts.tolist(), strict=True):
+        colour = "tab:green" if count else "0.5"
+        axes.add_patch(Circle(tuple(centre), 3 * std, fill=False, color=colour, linewidth=1))
+    axes.set_aspect("equal")
+    axes.set_title(
+        f"{coverage['modes_covered']:.0f}/{coverage['num_modes']:.0f} modes, "
+        f"{100 * coverage['high_quality_fraction']:.1f}% high quality, KL {coverage['reverse_kl_modes']:.2f}",
+        fontsize=9,
+    )
+    axes.legend(loc="upper right", fontsize=7, markerscale=4)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return coverage
 
 
 def save_samples_figure(samples: torch.Tensor, path: Path, reference: torch.Tensor | None = None) -> None:

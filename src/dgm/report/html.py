@@ -9,6 +9,10 @@ from .figures import save_loss_curves
 from .latent import FIGURES as LATENT_FIGURES
 from .media import embed_sample_file
 
+FIGURES = LATENT_FIGURES | {  # file in the run folder -> heading in the report
+    "mode_coverage.png": "Mode coverage of 2,500 samples (PacGAN's protocol: within 3σ of a mode is high quality)",
+}
+
 
 def read_metrics(path: Path) -> list[dict]:
     """The records of a ``metrics.jsonl`` file (empty when it does not exist); unreadable lines are skipped."""
@@ -69,7 +73,7 @@ def run_section(run_dir: Path, heading_level: int = 2) -> str:
     samples = _latest_samples(run_dir)
     if samples:
         parts += [f"<h4>Samples ({html.escape(samples[0].stem)})</h4>", *map(embed_sample_file, samples)]
-    for name, heading in LATENT_FIGURES.items():
+    for name, heading in FIGURES.items():
         if (run_dir / name).exists():
             parts += [f"<h4>{html.escape(heading)}</h4>", _embedded_png(run_dir / name)]
     parts += ["<h4>Training losses</h4>", _embedded_png(loss_png)]
