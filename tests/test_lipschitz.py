@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm.core.errors import ConfigError, DataError
-from dgm.losses.penalties import critic_gradient_norms, gradient_penalty
+from dgm.losses.ipm import critic_gradient_norms, gradient_penalty
 from dgm.nn.convnets import conv_encoder
 from dgm.nn.lipschitz import (
     DudleyCritic,

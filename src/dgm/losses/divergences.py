@@ -22,11 +22,10 @@ Example::
 
 from typing import Literal
 
-import torch
-
 from ..core.config import check
 from ..core.protocols import Adversarial
 from .fgan import F_DIVERGENCES, GENERATOR_UPDATES, FGANObjective, GANDivergence, GeneratorUpdate, make_divergence
+from .ipm import Wasserstein
 
 OBJECTIVES: tuple[str, ...] = (*F_DIVERGENCES, "wasserstein")
 
@@ -43,25 +42,6 @@ class OriginalGAN(FGANObjective):
         updates = {"minimax": "single_step", "non_saturating": "alternative"}
         check(generator_loss in updates, f"generator_loss must be one of: {', '.join(updates)}; got {generator_loss!r}")
         super().__init__(GANDivergence(), updates[generator_loss])
-
-
-class Wasserstein:
-    """The Wasserstein-1 objective on critic scores; the critic must be kept 1-Lipschitz elsewhere."""
-
-    def value(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        """E_P[critic] − E_Q[critic], an estimate of W(P, Q) for a 1-Lipschitz critic. (B,), (B',) -> scalar."""
-        return real_scores.mean() - fake_scores.mean()
-
-    def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        """The critic ascends the value: mean(fake) − mean(real). (B,), (B',) -> scalar."""
-        return -self.value(real_scores, fake_scores)
-
-    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
-        """−mean(fake): the generator descends the value, whose E_P term it cannot move. (B,) -> scalar."""
-        return -fake_scores.mean()
-
-    def __repr__(self) -> str:
-        return "Wasserstein()"
 
 
 def make_objective(

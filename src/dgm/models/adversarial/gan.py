@@ -43,7 +43,7 @@ from ...core.config import check
 from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...losses.divergences import OBJECTIVES, make_objective
-from ...losses.penalties import gradient_penalty
+from ...losses.ipm import gradient_penalty
 from ...nn.convnets import conv_decoder, conv_encoder
 from ...nn.dcgan import dcgan_discriminator, dcgan_generator
 from ...nn.lipschitz import DudleyCritic, clip_weights_, lipschitz_conv_critic, lipschitz_mlp, spectral_normalized

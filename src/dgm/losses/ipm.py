@@ -1,5 +1,12 @@
-"""The WGAN-GP gradient penalty (Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville 2017, "Improved
-Training of Wasserstein GANs", Algorithm 1 and eq. 3).
+"""Integral probability metrics: the Wasserstein objective and the WGAN-GP gradient penalty.
+
+An IPM is sup over a class F of critics of E_P f − E_Q f. ``Wasserstein`` is that objective on critic
+scores (Arjovsky, Chintala & Bottou 2017, eq. 2); the class is the critic's business: 1-Lipschitz
+critics (weight clipping, spectral normalisation, or the penalty below) give the Wasserstein-1
+distance, the bounded-Lipschitz ball of ``dgm.nn.lipschitz.DudleyCritic`` the Dudley metric.
+
+The gradient penalty (Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville 2017, "Improved Training of
+Wasserstein GANs", Algorithm 1 and eq. 3):
 
 A differentiable function is 1-Lipschitz iff its gradient has norm ≤ 1 everywhere, and the optimal
 WGAN critic has gradient norm 1 on the lines between coupled real and generated points (their
@@ -63,3 +70,22 @@ def gradient_penalty(
     norms = critic_gradient_norms(critic, interpolates)  # 3. (B,)
     excess = (norms - 1).clamp_min(0) if one_sided else norms - 1  # (B,)
     return weight * excess.square().mean()  # 4.
+
+
+class Wasserstein:
+    """The Wasserstein-1 objective on critic scores; the critic must be kept 1-Lipschitz elsewhere."""
+
+    def value(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        """E_P[critic] − E_Q[critic], an estimate of W(P, Q) for a 1-Lipschitz critic. (B,), (B',) -> scalar."""
+        return real_scores.mean() - fake_scores.mean()
+
+    def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        """The critic ascends the value: mean(fake) − mean(real). (B,), (B',) -> scalar."""
+        return -self.value(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        """−mean(fake): the generator descends the value, whose E_P term it cannot move. (B,) -> scalar."""
+        return -fake_scores.mean()
+
+    def __repr__(self) -> str:
+        return "Wasserstein()"
