@@ -42,7 +42,7 @@ from dgm.core.errors import DataError
 from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.eval.features import feature_net_for
-from dgm.eval.fid import implicit_metrics
+from dgm.eval.quality import implicit_metrics
 from dgm.models import build_model
 
 RESULTS = Path(__file__).parent / "results" / "adversarial.json"
