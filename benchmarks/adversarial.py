@@ -16,6 +16,9 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    its test accuracy is reported). A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on
    these machines, scored FID 24.1 with an independent Fashion-MNIST feature network: that scorer is not
    ours, so the figures here compare our objectives with each other.
+3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
+   (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
+   optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
 
 Usage::
 
@@ -42,6 +45,7 @@ from dgm.core.errors import DataError
 from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.eval.features import feature_net_for
+from dgm.eval.games import save_bilinear_game_plot
 from dgm.eval.quality import implicit_metrics
 from dgm.models import build_model
 
@@ -79,7 +83,8 @@ FASHION_ROWS: dict[str, dict] = {
     "hellinger": {"objective": "hellinger"},
 }
 NUM_FID_IMAGES = 2000
-ROWS = ["modes", "fashion"]
+ROWS = ["modes", "fashion", "game"]
+GAME_PLOT = RESULTS.with_name("bilinear_game.png")
 
 
 def target_met(data: str, coverage: dict[str, float]) -> bool:
@@ -162,6 +167,16 @@ def fashion_rows(budget: float, folder: Path, results: Results) -> None:
     results.record(results.settings("fashion"))
 
 
+def game_rows(results: Results) -> None:
+    trajectories = save_bilinear_game_plot(GAME_PLOT)  # from (1, 1), 100 steps of 0.2
+    start = float(trajectories["simultaneous"][0].norm())
+    for name, points in trajectories.items():
+        distance = float(points[-1].norm())
+        results.record({f"bilinear_{name}_distance_after_100_steps": distance})
+        print(f"  {name:<13} distance to (0, 0): {start:.3f} -> {distance:.3f}")
+    print(f"  plot: {GAME_PLOT}")
+
+
 def _timed_feature_net(dataset):
     start = time.perf_counter()
     network = feature_net_for(dataset)
@@ -189,6 +204,9 @@ def main() -> None:
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective:")
         with tempfile.TemporaryDirectory() as tmp:
             fashion_rows(budget, Path(tmp), results)
+    if "game" in parts:
+        print("\nThe bilinear game min_x max_y x·y, step 0.2:")
+        game_rows(results)
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{args.threads} threads. Merged into {results.path}")  # fmt: skip
 
