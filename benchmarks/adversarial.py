@@ -23,7 +23,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 Usage::
 
     python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, then 8 min per DCGAN
-    python benchmarks/adversarial.py --quick       # one seed, 600 steps, 30 s per DCGAN: under 10 minutes
+    python benchmarks/adversarial.py --quick       # one seed, 300 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only fashion
 
 Every figure is merged into ``benchmarks/results/adversarial.json`` (``adversarial-quick.json`` for
@@ -185,7 +185,7 @@ def _timed_feature_net(dataset):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, fewer steps, 30 s per DCGAN: under 10 min")
+    parser.add_argument("--quick", action="store_true", help="one seed, 300 steps, 20 s per DCGAN: under 10 min")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="a subset of the parts")
     parser.add_argument("--rows", nargs="+", choices=list(MODE_ROWS), help="a subset of the mode-coverage rows")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -195,12 +195,12 @@ def main() -> None:
     parts = [n for n in ROWS if not args.only or n in args.only]
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, "32-true")
     if "modes" in parts:
-        steps, seeds = (600, 1) if args.quick else (10_000, 3)
+        steps, seeds = (300, 1) if args.quick else (10_000, 3)
         names = args.rows or list(MODE_ROWS)
         print(f"\nMode coverage, {steps} generator steps, {seeds} seed(s); per seed (modes, high quality, KL):")
         mode_rows(names, steps, seeds, results)
     if "fashion" in parts:
-        budget = 30.0 if args.quick else 480.0
+        budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective:")
         with tempfile.TemporaryDirectory() as tmp:
             fashion_rows(budget, Path(tmp), results)
