@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Each benchmark's quick run takes under 10 minutes; one family alone: make bench-quick BENCHES=latent
-BENCHES ?= foundation autoregressive latent
+BENCHES ?= foundation autoregressive latent adversarial
 
 bench: $(STAMP)
 	set -e; for name in $(BENCHES); do $(BIN)/python benchmarks/$$name.py; done

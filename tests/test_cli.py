@@ -212,7 +212,7 @@ def test_point_models_run_every_command_on_the_toy_sets(tmp_path, model, data):
 def test_bench_with_an_unknown_name_lists_the_benchmarks():
     result = dgm("bench", "nope")
     assert result.returncode == 2
-    assert "unknown benchmark 'nope'; expected one of: autoregressive, foundation, latent" in result.stderr
+    assert "unknown benchmark 'nope'; expected one of: adversarial, autoregressive, foundation, latent" in result.stderr
 
 
 def test_bench_forwards_options_after_the_double_dash_and_its_exit_code():

@@ -30,6 +30,7 @@ SMALL_OVERRIDES = {
     "pixelvae": {"latent_dim": 4, "hidden_dim": 32, "pixel_channels": 8, "first_kernel_size": 3, "batch_size": 16},
     "iaf": {"latent_dim": 4, "hidden_dim": 32, "flow_hidden_sizes": (16,), "context_dim": 8, "batch_size": 16},
     "gan": {"latent_dim": 4, "hidden_dim": 32, "conv_width": 8, "batch_size": 16},
+    "dcgan": {"latent_dim": 4, "conv_width": 8, "batch_size": 16},
     "m2": {"num_labels": 20, "latent_dim": 4, "hidden_dim": 32, "batch_size": 16, "labelled_batch_size": 4},
     "m1m2": {"num_labels": 20, "latent_dim": 4, "hidden_dim": 32, "m1_latent_dim": 4, "m1_hidden_dim": 32},
 }
@@ -43,6 +44,10 @@ VARIANT_OVERRIDES = {
     "vae|logistic": SMALL_OVERRIDES["vae"] | {"decoder": "logistic"},
     "vae|gaussian": SMALL_OVERRIDES["vae"] | {"decoder": "gaussian"},
     "autoencoder|conv": SMALL_OVERRIDES["autoencoder"] | {"architecture": "conv", "conv_width": 4},
+    "gan|wgan_gp": SMALL_OVERRIDES["gan"] | {"objective": "wasserstein", "critic": "gradient_penalty"},
+    "gan|spectral": SMALL_OVERRIDES["gan"] | {"objective": "pearson", "critic": "spectral"},
+    "gan|dudley": SMALL_OVERRIDES["gan"] | {"objective": "wasserstein", "critic": "dudley"},
+    "dcgan|spectral": SMALL_OVERRIDES["dcgan"] | {"critic": "spectral"},
 }
 VARIANT_KINDS = {"vae|conv": ("image",), "vae|logistic": ("image",), "autoencoder|conv": ("image",)}
 PROTOCOLS_OF_FAMILY = {
