@@ -129,18 +129,23 @@ def test_trained_critic_approaches_the_optimal_discriminator():
     )
 
 
+def samples_after_training_on(dataset, overrides: dict, steps: int) -> torch.Tensor:
+    """2,500 samples (N, 2) of a GAN trained ``steps`` generator steps on ``dataset`` from seed 0."""
+    torch.manual_seed(0)
+    model = build_model("gan", overrides, dataset.shape)
+    optimizers = model.optimizers()
+    stream = BatchStream(dataset.train, model.batch_size, seed=0)
+    for _ in range(steps):
+        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
+    with torch.no_grad():
+        return model.sample(2500, generator=torch.Generator().manual_seed(1))
+
+
 @pytest.mark.slow
 def test_gan_covers_the_modes_of_ring8():
     ring8 = load_dataset("ring8")
-    torch.manual_seed(0)
     overrides = {"latent_dim": 2, "hidden_dim": 128, "learning_rate": 1e-3, "batch_size": 256}
-    model = build_model("gan", overrides, ring8.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(ring8.train, model.batch_size, seed=0)
-    for _ in range(2000):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    with torch.no_grad():
-        samples = model.sample(2500, generator=torch.Generator().manual_seed(1))  # (2500, 2)
+    samples = samples_after_training_on(ring8, overrides, steps=2000)  # (2500, 2)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     distance_to_nearest_mode = torch.cdist(samples, ring8.modes).min(dim=1).values  # (2500,)
     near_a_mode = (distance_to_nearest_mode < 0.3).float().mean().item()
@@ -267,18 +272,11 @@ def test_dcgan_refuses_points():
 def test_wgan_gp_covers_the_modes_of_ring8():
     # Gulrajani et al.'s settings: 5 critic steps, λ = 10, Adam(1e-4, β = (0.5, 0.9)); 1,000 generator steps.
     ring8 = load_dataset("ring8")
-    torch.manual_seed(0)
     overrides = {
         "objective": "wasserstein", "critic": "gradient_penalty", "num_critic_steps": 5, "learning_rate": 1e-4,
         "beta2": 0.9, "batch_size": 256, "hidden_dim": 128, "latent_dim": 2,
     }  # fmt: skip
-    model = build_model("gan", overrides, ring8.shape)
-    optimizers = model.optimizers()
-    stream = BatchStream(ring8.train, model.batch_size, seed=0)
-    for _ in range(1000):
-        model.train_step(next(stream), optimizers, lambda loss: loss.backward())
-    with torch.no_grad():
-        samples = model.sample(2500, generator=torch.Generator().manual_seed(1))  # (2500, 2)
+    samples = samples_after_training_on(ring8, overrides, steps=1000)  # (2500, 2)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     assert coverage["modes_covered"] >= 7, coverage
 
