@@ -258,6 +258,8 @@ def test_dcgan_follows_the_papers_guidelines(shape):
     assert isinstance(first, torch.nn.Conv2d) and isinstance(second, torch.nn.LeakyReLU)
     strided = [m for m in model.critic.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(m.stride == (2, 2) for m in strided) and len(strided) == {28: 2, 32: 3}[shape[1]]
+    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    assert all(abs(w.std().item() - 0.02) < 0.005 and abs(w.mean().item()) < 0.005 for w in weights)  # N(0, 0.02²)
     images = model.sample(3)
     assert images.shape == (3, *shape) and images.min() >= 0 and images.max() <= 1
     assert model.critic(images).shape == (3,)

@@ -11,6 +11,7 @@ The paper's architecture guidelines, for C×H×W images:
    and the discriminator's last feature map is flattened into one score.
 4. ReLU in the generator (its output squashed; the paper's tanh on [−1, 1] data is a sigmoid here,
    since dgm's images live in [0, 1]); LeakyReLU with slope 0.2 in the discriminator.
+5. Every weight drawn from N(0, 0.02²) (§4; batch norm's scales from N(1, 0.02²)), biases zero.
 
 The number of stride-2 stages is how often H and W halve to a map no smaller than 4×4: two for
 28×28 (7×7 → 14×14 → 28×28), three for 32×32 (4×4 → 32×32), four for the paper's 64×64. Channels
@@ -38,6 +39,18 @@ def dcgan_stages(shape: tuple[int, ...]) -> int:
     return stages
 
 
+def _initialize(network: nn.Sequential) -> nn.Sequential:
+    """Step 5, in place; returns ``network``."""
+    for module in network.modules():
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.normal_(module.weight, 1.0, 0.02)
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear | nn.BatchNorm2d) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    return network
+
+
 def dcgan_generator(latent_dim: int, shape: tuple[int, int, int], width: int = 64) -> nn.Sequential:
     """(B, Z) -> (B, C, H, W) in (0, 1)."""
     stages = dcgan_stages(shape)
@@ -57,7 +70,7 @@ def dcgan_generator(latent_dim: int, shape: tuple[int, int, int], width: int = 6
             nn.ReLU(),
         ]
     layers += [nn.ConvTranspose2d(widths[-1], channels, 4, stride=2, padding=1), nn.Sigmoid()]  # (B, C, H, W)
-    return nn.Sequential(*layers)
+    return _initialize(nn.Sequential(*layers))
 
 
 def dcgan_discriminator(shape: tuple[int, int, int], width: int = 64, batch_norm: bool = True) -> nn.Sequential:
@@ -74,4 +87,4 @@ def dcgan_discriminator(shape: tuple[int, int, int], width: int = 64, batch_norm
             nn.LeakyReLU(0.2),
         ]
     features = widths[-1] * (height >> stages) * (wide >> stages)
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(features, 1), nn.Flatten(0))  # 3. (B,)
+    return _initialize(nn.Sequential(*layers, nn.Flatten(), nn.Linear(features, 1), nn.Flatten(0)))  # 3. (B,)
