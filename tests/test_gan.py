@@ -278,7 +278,12 @@ def test_wgan_gp_covers_the_modes_of_ring8():
         "objective": "wasserstein", "critic": "gradient_penalty", "num_critic_steps": 5, "learning_rate": 1e-4,
         "beta2": 0.9, "batch_size": 256, "hidden_dim": 128, "latent_dim": 2,
     }  # fmt: skip
-    samples = samples_after_training_on(ring8, overrides, steps=1000)  # (2500, 2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the game's trajectory depends on the summation order: fix it, as the seed
+    try:
+        samples = samples_after_training_on(ring8, overrides, steps=1000)  # (2500, 2)
+    finally:
+        torch.set_num_threads(threads)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     assert coverage["modes_covered"] >= 7, coverage
 
