@@ -11,7 +11,9 @@ from helpers import dgm, dgm_process, folder_fingerprint, same_tensors, train_lo
 
 SMALL = {
     "vae": ["--set", "learning_rate_half_life=10"],  # the step size changes at every step: its clock must resume
-    "gan": [],
+    "gan": [  # the power iteration's vectors, the averaged generator and the schedule's clock must all resume
+        *["--set", "critic=spectral", "--set", "generator_average=0.99", "--set", "learning_rate_half_life=10"],
+    ],
     "pixelcnn": ["--set", "channels=16", "--set", "num_residual_blocks=1"],
 }
 

@@ -48,6 +48,7 @@ VARIANT_OVERRIDES = {
     "gan|spectral": SMALL_OVERRIDES["gan"] | {"objective": "pearson", "critic": "spectral"},
     "gan|dudley": SMALL_OVERRIDES["gan"] | {"objective": "wasserstein", "critic": "dudley"},
     "dcgan|spectral": SMALL_OVERRIDES["dcgan"] | {"critic": "spectral"},
+    "dcgan|averaged": SMALL_OVERRIDES["dcgan"] | {"generator_average": 0.9, "learning_rate_half_life": 3},
 }
 VARIANT_KINDS = {"vae|conv": ("image",), "vae|logistic": ("image",), "autoencoder|conv": ("image",)}
 PROTOCOLS_OF_FAMILY = {

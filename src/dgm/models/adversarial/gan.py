@@ -32,6 +32,7 @@ Example::
     points = model.sample(512)   # (512, 2)
 """
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -46,8 +47,16 @@ from ...losses.divergences import OBJECTIVES, make_objective
 from ...losses.ipm import gradient_penalty
 from ...nn.convnets import conv_decoder, conv_encoder
 from ...nn.dcgan import dcgan_discriminator, dcgan_generator
-from ...nn.lipschitz import DudleyCritic, clip_weights_, lipschitz_conv_critic, lipschitz_mlp, spectral_normalized
+from ...nn.lipschitz import (
+    DudleyCritic,
+    MaxMin,
+    clip_weights_,
+    lipschitz_conv_critic,
+    lipschitz_mlp,
+    spectral_normalized,
+)
 from ...nn.mlp import Reshape, mlp
+from ...nn.schedule import halving_learning_rate
 
 Objective = Literal[
     "total_variation", "kl", "reverse_kl", "pearson", "neyman", "hellinger", "jeffrey", "js", "weighted_js", "gan",
@@ -69,6 +78,7 @@ class GANConfig:
     pi: float = 0.5  # weighted_js's π
     alpha: float = 0.5  # the alpha divergence's α, not 0 or 1
     critic: Critic = "plain"
+    critic_activation: Literal["leaky_relu", "maxmin"] = "leaky_relu"  # the MLP critic's; maxmin: Anil et al. 2019
     clip_value: float = 0.01  # c of critic=clip
     penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
@@ -77,6 +87,9 @@ class GANConfig:
     momentum: float = 0.5  # SGD momentum, or Adam's β1
     beta2: float = 0.999  # Adam's β2
     batch_size: int = 64  # m in Algorithm 1
+    learning_rate_half_life: int = 0  # both step sizes halve every N iterations (0: constant; ``nn.schedule``)
+    final_learning_rate: float = 0.0  # ... down to this
+    generator_average: float = 0.0  # δ of a moving average of G's weights, sampled in eval mode (0: none)
 
     def __post_init__(self) -> None:
         check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -96,6 +109,12 @@ class GANConfig:
         )
         check(self.clip_value > 0, f"clip_value must be > 0, got {self.clip_value}")
         check(self.penalty_weight > 0, f"penalty_weight must be > 0, got {self.penalty_weight}")
+        check(
+            self.learning_rate_half_life >= 0,
+            f"learning_rate_half_life must be >= 0, got {self.learning_rate_half_life}",
+        )
+        check(self.final_learning_rate >= 0, f"final_learning_rate must be >= 0, got {self.final_learning_rate}")
+        check(0 <= self.generator_average < 1, f"generator_average must be in [0, 1), got {self.generator_average}")
         make_objective(self.objective, pi=self.pi, alpha=self.alpha, generator_update=self.generator_update)
 
 
@@ -120,6 +139,12 @@ class GAN(nn.Module):
             raise DataError(f"architecture {architecture!r} takes images (C, H, W), got data of shape {data_shape}")
         self.generator = self._generator(architecture, config, data_shape)
         self.critic = self._critic(architecture, config, data_shape)
+        # batch norm normalises real and fake minibatches apart (as DCGAN trains); other critics score both at once
+        self._critic_has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.critic.modules())
+        self.average_generator = None  # Ḡ, the moving average of G's weights
+        if config.generator_average:
+            self.average_generator = copy.deepcopy(self.generator).requires_grad_(False)
+        self.register_buffer("num_steps", torch.zeros((), dtype=torch.int64))  # iterations: the schedule's clock
         self.register_buffer("device_marker", torch.zeros(()), persistent=False)
 
     @staticmethod
@@ -153,12 +178,15 @@ class GAN(nn.Module):
             body = nn.Sequential(make(shape, out_features=1, width=config.conv_width), nn.Flatten(0))
         else:
             make = lipschitz_mlp if lipschitz else mlp
-            network = make(math.prod(shape), config.hidden_dim, 1, config.num_hidden_layers, nn.LeakyReLU)
+            activation = MaxMin if config.critic_activation == "maxmin" else nn.LeakyReLU
+            network = make(math.prod(shape), config.hidden_dim, 1, config.num_hidden_layers, activation)
             body = nn.Sequential(nn.Flatten(), network, nn.Flatten(0))
         return DudleyCritic(body) if config.critic == "dudley" else body
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, Z) -> (B, *D)."""
+        """(B, Z) -> (B, *D): G in training mode; in eval mode Ḡ, the averaged generator, if there is one."""
+        if self.average_generator is not None and not self.training:
+            return self.average_generator(z)
         return self.generator(z)
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -179,11 +207,17 @@ class GAN(nn.Module):
         """One iteration of Algorithm 1 on ``batch`` (k·m, *D)."""
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
         config, m = self.config, self.config.batch_size
+        if config.learning_rate_half_life:
+            learning_rate = halving_learning_rate(
+                int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
+            )
+            for group in (*critic_opt.param_groups, *generator_opt.param_groups):
+                group["lr"] = learning_rate
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
             critic_opt.zero_grad()
-            critic_loss = self.objective.critic_loss(self.critic(real), self.critic(fake))
+            critic_loss = self.objective.critic_loss(*self._critic_scores(real, fake))
             if config.critic == "gradient_penalty":
                 critic_loss = critic_loss + gradient_penalty(self.critic, real, fake, config.penalty_weight)
             backward(critic_loss)
@@ -195,7 +229,28 @@ class GAN(nn.Module):
         generator_loss = self.objective.generator_loss(self.critic(self.sample(m)))
         backward(generator_loss)
         generator_opt.step()
+        self.num_steps += 1
+        if self.average_generator is not None:
+            self._update_average_generator()
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
+
+    def _critic_scores(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, *D), (m, *D) -> D(real) (m,), D(fake) (m,); one forward (one power-iteration step) without batch norm."""
+        if self._critic_has_batch_norm:
+            return self.critic(real), self.critic(fake)
+        scores = self.critic(torch.cat([real, fake]))  # (2m,)
+        return scores[: len(real)], scores[len(real) :]
+
+    @torch.no_grad()
+    def _update_average_generator(self) -> None:
+        """Ḡ ← δ_t·Ḡ + (1 − δ_t)·G with δ_t = min(δ, (1 + t)/(10 + t)) after t iterations, so that Ḡ soon forgets
+        G's random start; batch-norm statistics are copied."""
+        t = int(self.num_steps)
+        decay = min(self.config.generator_average, (1 + t) / (10 + t))
+        for average, live in zip(self.average_generator.parameters(), self.generator.parameters(), strict=True):
+            average.lerp_(live, 1 - decay)
+        for average, live in zip(self.average_generator.buffers(), self.generator.buffers(), strict=True):
+            average.copy_(live)
 
 
 @dataclass(frozen=True)
