@@ -26,6 +26,9 @@ Usage::
     python benchmarks/adversarial.py --quick       # one seed, 300 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only fashion
 
+The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
+``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer.
+
 Every figure is merged into ``benchmarks/results/adversarial.json`` (``adversarial-quick.json`` for
 ``--quick``) as soon as it is measured, e.g. ``grid25_wgan_gp_modes_seed0``, ``fashion_dcgan_sn_fid``.
 """
@@ -37,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import dgm
@@ -51,6 +55,7 @@ from dgm.models import build_model
 
 RESULTS = Path(__file__).parent / "results" / "adversarial.json"
 QUICK_RESULTS = RESULTS.with_name("adversarial-quick.json")
+SAMPLES = RESULTS.with_name("fashion-samples")  # dcgan_<row>.npz: the 2,000 scored samples of each full-budget row
 
 # one MLP pair for every row: 2 hidden layers of 256 (LeakyReLU in the critic), z of 16 values, batches of 256
 MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256}
@@ -140,7 +145,15 @@ def mode_rows(names: list[str], steps: int, seeds: int, results: Results) -> Non
     results.record(results.settings("modes"))
 
 
-def fashion_rows(budget: float, folder: Path, results: Results) -> None:
+def save_samples(images: torch.Tensor, path: Path) -> None:
+    """(N, 1, H, W) in [0, 1] -> ``path``, a compressed .npz whose ``images`` are (N, H, W) uint8 in 0..255, for
+    scoring by another feature network."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = (images.squeeze(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # (N, H, W)
+    np.savez_compressed(path, images=pixels)
+
+
+def fashion_rows(budget: float, folder: Path, results: Results, samples_folder: Path | None) -> None:
     try:
         dataset = load_dataset("fashion-mnist")
     except DataError as error:
@@ -157,6 +170,8 @@ def fashion_rows(budget: float, folder: Path, results: Results) -> None:
         model = dgm.load(run).eval()
         with torch.no_grad():
             fake = torch.cat([model.sample(500, generator=torch.Generator().manual_seed(i)) for i in range(4)])
+        if samples_folder is not None:
+            save_samples(fake, samples_folder / f"dcgan_{name}.npz")
         metrics = implicit_metrics(real, fake, feature_net)
         figures = {f"fashion_dcgan_{name}_{key}": value for key, value in metrics.items()}
         figures |= {f"fashion_dcgan_{name}_train_steps": float(trained.step), f"fashion_dcgan_{name}_train_s": budget}
@@ -203,7 +218,7 @@ def main() -> None:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective:")
         with tempfile.TemporaryDirectory() as tmp:
-            fashion_rows(budget, Path(tmp), results)
+            fashion_rows(budget, Path(tmp), results, None if args.quick else SAMPLES)
     if "game" in parts:
         print("\nThe bilinear game min_x max_y x·y, step 0.2:")
         game_rows(results)
