@@ -3,7 +3,8 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 
 1. **Mode coverage** (PacGAN's protocol, Lin et al. 2018, §5.1 and Table 1): ``grid25`` (25 Gaussians on
    {−4, −2, 0, 2, 4}², σ = 0.05) and ``ring8`` (8 on a circle of radius 2, σ = 0.02). Every objective
-   trains the same MLP generator and critic for the same number of generator steps, with 3 seeds. From
+   trains the same MLP generator and critic for the same number of generator steps, with 3 seeds, its step
+   sizes halving every 2,500 steps (settings per row in ``MODE_ROWS``). From
    2,500 samples: modes covered (a mode with at least one sample within 3σ), the share of such
    high-quality samples, and the reverse KL of the high-quality samples' mode histogram to uniform. Every
    ``EVAL_EVERY`` steps the coverage is measured, and the first step that meets the target (all modes,
@@ -25,6 +26,7 @@ Usage::
     python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, then 8 min per DCGAN
     python benchmarks/adversarial.py --quick       # one seed, 300 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only fashion
+    python benchmarks/adversarial.py --only modes --mixtures ring8 --rows wgan_gp sn dudley --threads 1
 
 The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
 ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer.
@@ -51,28 +53,30 @@ from dgm.eval.coverage import mode_coverage
 from dgm.eval.features import feature_net_for
 from dgm.eval.games import save_bilinear_game_plot
 from dgm.eval.quality import implicit_metrics
+from dgm.losses.fgan import F_DIVERGENCES
 from dgm.models import build_model
 
 RESULTS = Path(__file__).parent / "results" / "adversarial.json"
 QUICK_RESULTS = RESULTS.with_name("adversarial-quick.json")
 SAMPLES = RESULTS.with_name("fashion-samples")  # dcgan_<row>.npz: the 2,000 scored samples of each full-budget row
 
-# one MLP pair for every row: 2 hidden layers of 256 (LeakyReLU in the critic), z of 16 values, batches of 256
-MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256}
-F_GAN = {"learning_rate": 1e-4}  # Adam(1e-4, β = (0.5, 0.999)), one critic step per generator step
-IPM = {"objective": "wasserstein", "num_critic_steps": 5, "learning_rate": 1e-4, "beta2": 0.9}  # Gulrajani et al.
-F_DIVERGENCES = [
-    "total_variation", "kl", "reverse_kl", "pearson", "neyman", "hellinger", "jeffrey", "js", "weighted_js",
-    "gan", "alpha",
-]  # fmt: skip
+# one MLP pair for every row: 2 hidden layers of 256 (LeakyReLU in the critic), z of 16 values, batches of 256;
+# every step size halves every 2,500 generator steps (1/16 of the first after 10,000)
+MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256, "learning_rate_half_life": 2500}
+F_GAN = {"learning_rate": 1e-3}  # Adam(1e-3, β = (0.5, 0.999)), one critic step per generator step
+# Gulrajani et al.'s toy settings: 5 critic steps, Adam β = (0.5, 0.9), λ = 0.1 (10 for images); at 1e-4 and
+# λ = 10, WGAN-GP had not left a blob after 1,000 steps. Spectral and Dudley critics use MaxMin activations
+# (Anil et al. 2019): with LeakyReLU the spectral critic's gradients fade and the generator collapsed to one mode.
+IPM = {"objective": "wasserstein", "num_critic_steps": 5, "learning_rate": 1e-3, "beta2": 0.9}
+NORMALISED = {"critic_activation": "maxmin"}
 MODE_ROWS: dict[str, dict] = {
     **{name: F_GAN | {"objective": name} for name in F_DIVERGENCES},
     "gan_minimax": F_GAN | {"objective": "gan", "generator_update": "single_step"},
     "wgan": IPM | {"critic": "clip"},
-    "wgan_gp": IPM | {"critic": "gradient_penalty"},
-    "sn": F_GAN | {"objective": "gan", "critic": "spectral"},  # SN-GAN: the GAN objective, spectral critic
-    "wgan_sn": IPM | {"critic": "spectral"},
-    "dudley": IPM | {"critic": "dudley"},
+    "wgan_gp": IPM | {"critic": "gradient_penalty", "penalty_weight": 0.1},
+    "sn": F_GAN | NORMALISED | {"objective": "gan", "critic": "spectral"},  # SN-GAN: the GAN objective
+    "wgan_sn": IPM | NORMALISED | {"critic": "spectral"},
+    "dudley": IPM | NORMALISED | {"critic": "dudley"},
 }
 MODE_DATA = ("grid25", "ring8")
 NUM_MODE_SAMPLES = 2500
@@ -120,9 +124,9 @@ def mode_run(data: str, overrides: dict, steps: int, seed: int) -> tuple[dict[st
     return coverage, first_met
 
 
-def mode_rows(names: list[str], steps: int, seeds: int, results: Results) -> None:
+def mode_rows(mixtures: list[str], names: list[str], steps: int, seeds: int, results: Results) -> None:
     print(f"  {'data':<7} {'row':<16} {'modes':>12} {'high quality':>13} {'reverse KL':>11} {'target at step':>15}")
-    for data in MODE_DATA:
+    for data in mixtures:
         for name in names:
             runs = []
             start = time.perf_counter()
@@ -203,6 +207,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, 300 steps, 20 s per DCGAN: under 10 min")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="a subset of the parts")
     parser.add_argument("--rows", nargs="+", choices=list(MODE_ROWS), help="a subset of the mode-coverage rows")
+    parser.add_argument("--mixtures", nargs="+", choices=MODE_DATA, default=MODE_DATA, help="grid25 and/or ring8")
+    parser.add_argument("--seeds", type=int, help="seeds per mode-coverage row (default 3; 1 with --quick)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", type=Path, help="JSON file to merge the figures into")
     args = parser.parse_args()
@@ -211,9 +217,10 @@ def main() -> None:
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, "32-true")
     if "modes" in parts:
         steps, seeds = (300, 1) if args.quick else (10_000, 3)
+        seeds = args.seeds or seeds
         names = args.rows or list(MODE_ROWS)
         print(f"\nMode coverage, {steps} generator steps, {seeds} seed(s); per seed (modes, high quality, KL):")
-        mode_rows(names, steps, seeds, results)
+        mode_rows(args.mixtures, names, steps, seeds, results)
     if "fashion" in parts:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective:")

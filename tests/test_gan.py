@@ -160,11 +160,11 @@ def test_gan_covers_the_modes_of_ring8():
     assert near_a_mode >= 0.6, message
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
 def test_algorithm_1_takes_k_critic_steps_on_k_minibatches_then_one_generator_step(optimizer):
     model = build_model("gan", {"num_critic_steps": 3, "batch_size": 4, "optimizer": optimizer}, (2,))
     optimizers = model.optimizers()
-    kind = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    kind = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}[optimizer]
     assert all(isinstance(o, kind) for o in optimizers.values())
     steps_taken = []
     for name, opt in optimizers.items():

@@ -31,6 +31,7 @@ from dgm.eval.quality import (
     kernel_inception_distance,
     precision_recall,
 )
+from helpers import dgm
 
 GRID25 = load_dataset("grid25")
 DIGITS = load_dataset("digits")
@@ -322,6 +323,19 @@ def test_training_is_deterministic_from_the_seed_and_leaves_the_global_generator
         assert torch.equal(value, second.state_dict()[name]), name
     other_seed = train_feature_net(DIGITS, dataclasses.replace(TINY_NET, seed=1))
     assert not torch.equal(other_seed.classifier.weight, first.classifier.weight)
+
+
+def test_dgm_eval_scores_an_image_gan_in_the_cached_feature_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "gan"
+    assert dgm("train", "gan", "--data", "digits", "--steps", "5", "--out", run, "--quiet").returncode == 0
+    result = dgm("eval", run, "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["feature_net_test_accuracy"] >= 0.95  # the digits network, trained into the cache on first use
+    assert (tmp_path / "cache" / "feature-nets" / "digits" / "meta.json").is_file()
+    assert metrics["fid"] > 0 and 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
+    assert math.isfinite(metrics["kid_mean"]) and metrics["kid_std"] >= 0
 
 
 # Metrics on the digits feature network

@@ -23,8 +23,10 @@ import torch
 
 from . import __version__
 from .core.errors import CheckpointError, ConfigError, DataError, RunFolderError
+from .core.protocols import ImplicitGenerator
 from .data import Dataset, binarize_static, load_dataset
 from .eval import evaluate_model
+from .eval.features import feature_net_for
 from .models import build_model, check_data_kind, get_entry, make_config
 from .report.figures import save_mode_coverage
 from .report.html import write_report
@@ -272,15 +274,24 @@ def load(run_dir: str | Path, checkpoint: str | Path | None = None) -> torch.nn.
 
 
 def evaluate(run_dir: str | Path, importance_samples: int = 1000, seed: int = 0) -> dict[str, float]:
-    """The run's metrics on the full test split (IWAE-``importance_samples`` for latent models)."""
+    """The run's metrics on the full test split (IWAE-``importance_samples`` for latent models; for implicit
+    generators of labelled images, FID, KID and precision/recall in the data set's cached feature network,
+    trained on first use)."""
     run_dir = Path(run_dir)
     record = _read_config(run_dir)
     model = load(run_dir)
     dataset = load_dataset(record["data"], record.get("data_dir"))
+    feature_net = None
+    if isinstance(model, ImplicitGenerator) and dataset.kind == "image" and dataset.train_labels is not None:
+        feature_net = feature_net_for(dataset)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         test = test_data_for(model, dataset)
-        metrics = evaluate_model(model, test, importance_samples, dataset.modes, dataset.mode_std, dataset.test_labels)
+        metrics = evaluate_model(
+            model, test, importance_samples, dataset.modes, dataset.mode_std, dataset.test_labels, feature_net
+        )
+        if feature_net is not None:
+            metrics["feature_net_test_accuracy"] = feature_net.test_accuracy
     return {"model": record["model"], "data": record["data"], "step": _checkpoint_step(run_dir), **metrics}
 
 

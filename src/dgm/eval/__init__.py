@@ -8,7 +8,9 @@ import torch
 
 from ..core.protocols import DensityModel, ImplicitGenerator, LatentVariableModel
 from .coverage import mode_coverage
+from .features import FeatureNet
 from .likelihood import bits_per_dim, mean_elbo, mean_iwae_log_likelihood, mean_log_prob
+from .quality import implicit_metrics
 from .sample_stats import mmd_rbf
 
 NUM_SAMPLES_FOR_SAMPLE_METRICS = 2500
@@ -21,6 +23,7 @@ def evaluate_model(
     modes: torch.Tensor | None = None,
     mode_std: float | None = None,
     labels: torch.Tensor | None = None,
+    feature_net: FeatureNet | None = None,
 ) -> dict[str, float]:
     """Metrics on held-out ``test_data`` (N, *D), already binarised if the model needs it.
 
@@ -28,8 +31,9 @@ def evaluate_model(
       ``continuous_data = True``, whose density has no meaning in bits per dimension);
     - latent-variable models: ``elbo_nats``, and ``nll_nats``/``bits_per_dim`` from the
       IWAE-``importance_samples`` bound (an upper bound on the true NLL, in expectation);
-    - implicit generators: ``mmd2`` between samples and test data, and mode coverage when the data
-      are a known mixture (``modes``, ``mode_std``);
+    - implicit generators: ``mmd2`` between samples and test data, mode coverage when the data
+      are a known mixture (``modes``, ``mode_std``), and ``fid``, ``kid_mean``, ``kid_std``, ``precision``
+      and ``recall`` of images in the features of ``feature_net`` (``features.feature_net_for``);
     - a conditional model (``conditioning = True``) is scored on log p(x | ``labels``);
     - a model's own ``extra_metrics(test_data, labels)`` (baselines, per-point units) are merged in.
     """
@@ -51,6 +55,8 @@ def evaluate_model(
         metrics["mmd2"] = mmd_rbf(samples[:1000], test_data[:1000].cpu())
         if modes is not None and mode_std is not None:
             metrics.update(mode_coverage(samples, modes, mode_std))
+        if feature_net is not None:
+            metrics.update(implicit_metrics(test_data[:count].cpu().float(), samples, feature_net))
     if hasattr(model, "extra_metrics"):
         with torch.no_grad():
             metrics.update(model.extra_metrics(test_data, labels))

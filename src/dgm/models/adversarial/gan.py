@@ -24,7 +24,12 @@ Algorithm 1, per training iteration:
      ``single_step`` descent of the saddle value, or the ``alternative`` that ascends the critic's
      output on generated samples; for ``gan`` these are the minimax and the non-saturating losses).
 
-The paper used SGD with momentum (``optimizer="sgd"``); Adam is the default.
+The paper used SGD with momentum (``optimizer="sgd"``), WGAN's Algorithm 1 RMSProp (``optimizer="rmsprop"``);
+Adam is the default. Options beyond the paper: both step sizes halve every ``learning_rate_half_life``
+iterations (``nn.schedule``); ``generator_average`` keeps Ḡ, an exponential moving average of G's weights
+(Yazıcı et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval
+mode; ``critic_activation=maxmin`` gives the MLP critic GroupSort activations (Anil et al. 2019), whose
+gradient norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
 
 Example::
 
@@ -58,10 +63,7 @@ from ...nn.lipschitz import (
 from ...nn.mlp import Reshape, mlp
 from ...nn.schedule import halving_learning_rate
 
-Objective = Literal[
-    "total_variation", "kl", "reverse_kl", "pearson", "neyman", "hellinger", "jeffrey", "js", "weighted_js", "gan",
-    "alpha", "wasserstein",
-]  # fmt: skip
+Objective = Literal[OBJECTIVES]  # the names of ``losses.divergences.OBJECTIVES``, checked by ``make_config``
 Critic = Literal["plain", "clip", "gradient_penalty", "spectral", "dudley"]
 LIPSCHITZ_CRITICS = ("clip", "gradient_penalty", "spectral", "dudley")
 
@@ -82,7 +84,7 @@ class GANConfig:
     clip_value: float = 0.01  # c of critic=clip
     penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
-    optimizer: Literal["adam", "sgd"] = "adam"
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"  # rmsprop: WGAN's Algorithm 1 (α = 5e-5 there)
     learning_rate: float = 1e-3
     momentum: float = 0.5  # SGD momentum, or Adam's β1
     beta2: float = 0.999  # Adam's β2
@@ -199,6 +201,8 @@ class GAN(nn.Module):
         c = self.config
         if c.optimizer == "sgd":
             make = lambda params: torch.optim.SGD(params, lr=c.learning_rate, momentum=c.momentum)  # noqa: E731
+        elif c.optimizer == "rmsprop":  # no momentum: Arjovsky et al. §3 found momentum-based steps unstable
+            make = lambda params: torch.optim.RMSprop(params, lr=c.learning_rate)  # noqa: E731
         else:
             make = lambda params: torch.optim.Adam(params, lr=c.learning_rate, betas=(c.momentum, c.beta2))  # noqa: E731
         return {"critic": make(self.critic.parameters()), "generator": make(self.generator.parameters())}
