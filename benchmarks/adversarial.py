@@ -4,7 +4,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 1. **Mode coverage** (PacGAN's protocol, Lin et al. 2018, §5.1 and Table 1): ``grid25`` (25 Gaussians on
    {−4, −2, 0, 2, 4}², σ = 0.05) and ``ring8`` (8 on a circle of radius 2, σ = 0.02). Every objective
    trains the same MLP generator and critic for the same number of generator steps, with 3 seeds, its step
-   sizes halving every 2,500 steps (settings per row in ``MODE_ROWS``). From
+   sizes halving every 1,250 of its 5,000 steps (settings per row in ``MODE_ROWS``). From
    2,500 samples: modes covered (a mode with at least one sample within 3σ), the share of such
    high-quality samples, and the reverse KL of the high-quality samples' mode histogram to uniform. Every
    ``EVAL_EVERY`` steps the coverage is measured, and the first step that meets the target (all modes,
@@ -61,8 +61,8 @@ QUICK_RESULTS = RESULTS.with_name("adversarial-quick.json")
 SAMPLES = RESULTS.with_name("fashion-samples")  # dcgan_<row>.npz: the 2,000 scored samples of each full-budget row
 
 # one MLP pair for every row: 2 hidden layers of 256 (LeakyReLU in the critic), z of 16 values, batches of 256;
-# every step size halves every 2,500 generator steps (1/16 of the first after 10,000)
-MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256, "learning_rate_half_life": 2500}
+# every step size halves every 1,250 generator steps (1/16 of the first after the 5,000 of MODE_STEPS)
+MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256, "learning_rate_half_life": 1250}
 F_GAN = {"learning_rate": 1e-3}  # Adam(1e-3, β = (0.5, 0.999)), one critic step per generator step
 # Gulrajani et al.'s toy settings: 5 critic steps, Adam β = (0.5, 0.9), λ = 0.1 (10 for images); at 1e-4 and
 # λ = 10, WGAN-GP had not left a blob after 1,000 steps. Spectral and Dudley critics use MaxMin activations
@@ -79,6 +79,7 @@ MODE_ROWS: dict[str, dict] = {
     "dudley": IPM | NORMALISED | {"critic": "dudley"},
 }
 MODE_DATA = ("grid25", "ring8")
+MODE_STEPS = 5000
 NUM_MODE_SAMPLES = 2500
 EVAL_EVERY = 500
 
@@ -216,7 +217,7 @@ def main() -> None:
     parts = [n for n in ROWS if not args.only or n in args.only]
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, "32-true")
     if "modes" in parts:
-        steps, seeds = (300, 1) if args.quick else (10_000, 3)
+        steps, seeds = (300, 1) if args.quick else (MODE_STEPS, 3)
         seeds = args.seeds or seeds
         names = args.rows or list(MODE_ROWS)
         print(f"\nMode coverage, {steps} generator steps, {seeds} seed(s); per seed (modes, high quality, KL):")
