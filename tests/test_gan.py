@@ -348,3 +348,45 @@ def test_the_averaged_generator_is_the_moving_average_of_g_and_is_sampled_in_eva
         assert not torch.allclose(model.generator(z), model.average_generator(z))
         assert torch.equal(model.generate(z), model.generator(z))  # training mode: G itself
         assert torch.equal(model.eval().generate(z), model.average_generator(z))
+
+
+def test_the_averaged_batch_norm_generator_keeps_running_statistics_of_its_own_activations():
+    torch.manual_seed(0)
+    config = {"latent_dim": 4, "conv_width": 8, "batch_size": 8, "generator_average": 0.5}
+    model = build_model("dcgan", config, (1, 28, 28))
+    optimizers = model.optimizers()
+    norm = next(m for m in model.average_generator.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    inputs = []
+    norm.register_forward_hook(lambda module, args, output: inputs.append(args[0].detach()))
+    for _ in range(3):
+        before = norm.running_mean.clone()
+        model.train_step(torch.rand(8, 1, 28, 28), optimizers, lambda loss: loss.backward())
+        assert len(inputs) == 1  # Ḡ ran once, on the generator step's noise
+        momentum = norm.momentum  # running ← (1 − momentum)·running + momentum·batch mean
+        expected = (1 - momentum) * before + momentum * inputs.pop().mean(dim=(0, 2, 3))
+        assert torch.allclose(norm.running_mean, expected, atol=1e-6)
+    live = next(m for m in model.generator.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.allclose(norm.running_mean, live.running_mean)
+
+
+def test_batch_norm_critics_score_real_and_fake_minibatches_apart():
+    model = build_model(
+        "dcgan", {"latent_dim": 4, "conv_width": 8, "batch_size": 4, "num_critic_steps": 2}, (1, 28, 28)
+    )
+    sizes = []
+    model.critic.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    model.train_step(torch.rand(8, 1, 28, 28), model.optimizers(), lambda loss: loss.backward())
+    assert sizes == [4, 4, 4, 4, 4]  # (real, fake) per critic step, then the generator step's fake
+
+
+@pytest.mark.parametrize(
+    ("architecture", "overrides", "message"),
+    [
+        ("mlp", {"hidden_dim": 33}, "hidden_dim must be even, got 33"),
+        ("conv", {}, "critic_activation=maxmin is for the MLP critic"),
+    ],
+)
+def test_maxmin_needs_an_mlp_critic_of_even_width(architecture, overrides, message):
+    config = {"critic": "spectral", "critic_activation": "maxmin", "architecture": architecture} | overrides
+    with pytest.raises(ConfigError, match=message):
+        build_model("gan", config, (1, 8, 8) if architecture == "conv" else (2,))

@@ -10,7 +10,7 @@ from ..core.protocols import DensityModel, ImplicitGenerator, LatentVariableMode
 from .coverage import mode_coverage
 from .features import FeatureNet
 from .likelihood import bits_per_dim, mean_elbo, mean_iwae_log_likelihood, mean_log_prob
-from .quality import implicit_metrics
+from .quality import NUM_FID_IMAGES, implicit_metrics
 from .sample_stats import mmd_rbf
 
 NUM_SAMPLES_FOR_SAMPLE_METRICS = 2500
@@ -55,8 +55,9 @@ def evaluate_model(
         metrics["mmd2"] = mmd_rbf(samples[:1000], test_data[:1000].cpu())
         if modes is not None and mode_std is not None:
             metrics.update(mode_coverage(samples, modes, mode_std))
-        if feature_net is not None:
-            metrics.update(implicit_metrics(test_data[:count].cpu().float(), samples, feature_net))
+        if feature_net is not None:  # the last NUM_FID_IMAGES test images, as the adversarial benchmark scores
+            n = min(len(test_data), len(samples), NUM_FID_IMAGES)
+            metrics.update(implicit_metrics(test_data[-n:].cpu().float(), samples[:n], feature_net))
     if hasattr(model, "extra_metrics"):
         with torch.no_grad():
             metrics.update(model.extra_metrics(test_data, labels))

@@ -158,6 +158,9 @@ def precision_recall(
     return precision, recall
 
 
+NUM_FID_IMAGES = 2000  # real and generated images per FID/KID/precision-recall score: FID's bias depends on it
+
+
 def implicit_metrics(
     real_images: torch.Tensor,
     fake_images: torch.Tensor,

@@ -5,9 +5,12 @@ exactly: the model keeps its step count in a buffer, which the checkpoint saves.
 
 Example::
 
-    for group in optimizer.param_groups:
-        group["lr"] = halving_learning_rate(int(model.num_steps), 1e-3, half_life=30_000, final=1e-4)
+    set_learning_rate([optimizer], halving_learning_rate(int(model.num_steps), 1e-3, half_life=30_000, final=1e-4))
 """
+
+from collections.abc import Iterable
+
+import torch
 
 
 def halving_learning_rate(step: int, initial: float, half_life: int, final: float) -> float:
@@ -16,3 +19,10 @@ def halving_learning_rate(step: int, initial: float, half_life: int, final: floa
     if half_life == 0:
         return initial
     return max(initial * 0.5 ** (step / half_life), min(final, initial))
+
+
+def set_learning_rate(optimizers: Iterable[torch.optim.Optimizer], learning_rate: float) -> None:
+    """Every parameter group of every optimiser in ``optimizers`` takes ``learning_rate``."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate

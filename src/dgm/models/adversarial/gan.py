@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ...core.config import check
-from ...core.errors import DataError
+from ...core.errors import ConfigError, DataError
 from ...core.protocols import Backward
 from ...losses.divergences import OBJECTIVES, make_objective
 from ...losses.ipm import gradient_penalty
@@ -61,7 +61,7 @@ from ...nn.lipschitz import (
     spectral_normalized,
 )
 from ...nn.mlp import Reshape, mlp
-from ...nn.schedule import halving_learning_rate
+from ...nn.schedule import halving_learning_rate, set_learning_rate
 
 Objective = Literal[OBJECTIVES]  # the names of ``losses.divergences.OBJECTIVES``, checked by ``make_config``
 Critic = Literal["plain", "clip", "gradient_penalty", "spectral", "dudley"]
@@ -100,9 +100,6 @@ class GANConfig:
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         check(0 <= self.beta2 < 1, f"beta2 must be in [0, 1), got {self.beta2}")
-        check(
-            self.objective in OBJECTIVES, f"objective must be one of: {', '.join(OBJECTIVES)}; got {self.objective!r}"
-        )
         critics = ("plain", *LIPSCHITZ_CRITICS)
         check(self.critic in critics, f"critic must be one of: {', '.join(critics)}; got {self.critic!r}")
         check(
@@ -117,6 +114,10 @@ class GANConfig:
         )
         check(self.final_learning_rate >= 0, f"final_learning_rate must be >= 0, got {self.final_learning_rate}")
         check(0 <= self.generator_average < 1, f"generator_average must be in [0, 1), got {self.generator_average}")
+        check(
+            self.critic_activation != "maxmin" or self.hidden_dim % 2 == 0,
+            f"critic_activation=maxmin pairs features: hidden_dim must be even, got {self.hidden_dim}",
+        )
         make_objective(self.objective, pi=self.pi, alpha=self.alpha, generator_update=self.generator_update)
 
 
@@ -139,10 +140,16 @@ class GAN(nn.Module):
             architecture = "conv" if len(data_shape) == 3 else "mlp"
         if architecture != "mlp" and len(data_shape) != 3:
             raise DataError(f"architecture {architecture!r} takes images (C, H, W), got data of shape {data_shape}")
+        if architecture != "mlp" and config.critic_activation != "leaky_relu":
+            raise ConfigError(
+                f"critic_activation={config.critic_activation} is for the MLP critic; the {architecture} critic "
+                "uses LeakyReLU"
+            )
         self.generator = self._generator(architecture, config, data_shape)
         self.critic = self._critic(architecture, config, data_shape)
         # batch norm normalises real and fake minibatches apart (as DCGAN trains); other critics score both at once
-        self._critic_has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.critic.modules())
+        self._critic_has_batch_norm = has_batch_norm(self.critic)
+        self._generator_has_batch_norm = has_batch_norm(self.generator)
         self.average_generator = None  # Ḡ, the moving average of G's weights
         if config.generator_average:
             self.average_generator = copy.deepcopy(self.generator).requires_grad_(False)
@@ -193,9 +200,12 @@ class GAN(nn.Module):
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """-> (n, *D) with z ~ N(0, I)."""
+        return self.generate(self._noise(n, generator))
+
+    def _noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I): (n, Z)."""
         marker = self.device_marker
-        z = torch.randn(n, self.latent_dim, generator=generator, device=marker.device, dtype=marker.dtype)  # (n, Z)
-        return self.generate(z)
+        return torch.randn(n, self.latent_dim, generator=generator, device=marker.device, dtype=marker.dtype)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
@@ -215,8 +225,7 @@ class GAN(nn.Module):
             learning_rate = halving_learning_rate(
                 int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
             )
-            for group in (*critic_opt.param_groups, *generator_opt.param_groups):
-                group["lr"] = learning_rate
+            set_learning_rate((critic_opt, generator_opt), learning_rate)
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
@@ -230,12 +239,13 @@ class GAN(nn.Module):
                 clip_weights_(self.critic, config.clip_value)
         # 2. one generator step on m fresh noise vectors.
         generator_opt.zero_grad()
-        generator_loss = self.objective.generator_loss(self.critic(self.sample(m)))
+        z = self._noise(m)  # (m, Z)
+        generator_loss = self.objective.generator_loss(self.critic(self.generator(z)))
         backward(generator_loss)
         generator_opt.step()
         self.num_steps += 1
         if self.average_generator is not None:
-            self._update_average_generator()
+            self._update_average_generator(z)
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
 
     def _critic_scores(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -246,15 +256,20 @@ class GAN(nn.Module):
         return scores[: len(real)], scores[len(real) :]
 
     @torch.no_grad()
-    def _update_average_generator(self) -> None:
+    def _update_average_generator(self, z: torch.Tensor) -> None:
         """Ḡ ← δ_t·Ḡ + (1 − δ_t)·G with δ_t = min(δ, (1 + t)/(10 + t)) after t iterations, so that Ḡ soon forgets
-        G's random start; batch-norm statistics are copied."""
+        G's random start. A batch-norm generator then runs Ḡ on this step's noise z (m, Z), so that Ḡ's running
+        statistics are those of its own activations, not G's."""
         t = int(self.num_steps)
         decay = min(self.config.generator_average, (1 + t) / (10 + t))
         for average, live in zip(self.average_generator.parameters(), self.generator.parameters(), strict=True):
             average.lerp_(live, 1 - decay)
-        for average, live in zip(self.average_generator.buffers(), self.generator.buffers(), strict=True):
-            average.copy_(live)
+        if self._generator_has_batch_norm:
+            self.average_generator(z)  # training mode: updates the running statistics only
+
+
+def has_batch_norm(network: nn.Module) -> bool:
+    return any(isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in network.modules())
 
 
 @dataclass(frozen=True)

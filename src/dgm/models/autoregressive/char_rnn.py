@@ -40,7 +40,7 @@ from ...core.config import check
 from ...core.errors import ConfigError, DataError
 from ...core.protocols import Backward
 from ...data.text import PRINTABLE_ASCII
-from ...nn.schedule import halving_learning_rate
+from ...nn.schedule import halving_learning_rate, set_learning_rate
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,7 @@ class CharRNN(nn.Module):
         Logs ``loss`` (nats per character) and ``bits_per_char``.
         """
         optimizer = optimizers["adam"]
-        for group in optimizer.param_groups:
-            group["lr"] = self.learning_rate()
+        set_learning_rate([optimizer], self.learning_rate())
         optimizer.zero_grad()
         loss = -self.log_prob_per_char(batch).mean()
         backward(loss)

@@ -33,7 +33,7 @@ from ...core.errors import DataError
 from ...core.protocols import Backward
 from ...nn.convnets import encoder_and_decoder
 from ...nn.likelihood import PARAMS_PER_VALUE, draw, full_precision, observation
-from ...nn.schedule import halving_learning_rate
+from ...nn.schedule import halving_learning_rate, set_learning_rate
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,7 @@ class VAE(nn.Module):
             learning_rate = halving_learning_rate(
                 int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
             )
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate
+            set_learning_rate([optimizer], learning_rate)
         optimizer.zero_grad()
         loss = -self.objective(batch).mean()
         backward(loss)
