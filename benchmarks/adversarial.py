@@ -62,8 +62,7 @@ QUICK_RESULTS = RESULTS.with_name("adversarial-quick.json")
 SAMPLES = RESULTS.with_name("fashion-samples")  # dcgan_<row>.npz: the 2,000 scored samples of each full-budget row
 
 # one MLP pair for every row: 2 hidden layers of 256 (ReLU in G; LeakyReLU or MaxMin in the critic), z of 16
-# values, batches of 256;
-# every step size halves every 1,250 generator steps (1/16 of the first after the 5,000 of MODE_STEPS)
+# values, batches of 256; every step size halves every 1,250 generator steps (1/16 of the first after MODE_STEPS)
 MLP = {"hidden_dim": 256, "num_hidden_layers": 2, "latent_dim": 16, "batch_size": 256, "learning_rate_half_life": 1250}
 F_GAN = {"learning_rate": 1e-3}  # Adam(1e-3, β = (0.5, 0.999)), one critic step per generator step
 # Gulrajani et al.'s toy settings: 5 critic steps, Adam β = (0.5, 0.9), λ = 0.1 (10 for images); at 1e-4 and

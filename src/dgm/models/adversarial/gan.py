@@ -244,6 +244,7 @@ class GAN(nn.Module):
         backward(generator_loss)
         generator_opt.step()
         self.num_steps += 1
+        # 3. (beyond the paper) the averaged generator Ḡ follows G.
         if self.average_generator is not None:
             self._update_average_generator(z)
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
@@ -269,6 +270,7 @@ class GAN(nn.Module):
 
 
 def has_batch_norm(network: nn.Module) -> bool:
+    """Whether any layer of ``network`` normalises over the batch (its outputs then depend on the other examples)."""
     return any(isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in network.modules())
 
 
