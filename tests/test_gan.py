@@ -390,3 +390,16 @@ def test_maxmin_needs_an_mlp_critic_of_even_width(architecture, overrides, messa
     config = {"critic": "spectral", "critic_activation": "maxmin", "architecture": architecture} | overrides
     with pytest.raises(ConfigError, match=message):
         build_model("gan", config, (1, 8, 8) if architecture == "conv" else (2,))
+
+
+def test_the_mlp_generator_can_be_shaped_apart_from_the_critic_with_batch_norm():
+    # PacGAN's generator for the 2-D mixtures: 4 hidden layers of 400 with batch norm, against a 2×256 critic
+    overrides = {"generator_hidden_dim": 40, "generator_hidden_layers": 4, "generator_batch_norm": True}
+    model = build_model("gan", {"hidden_dim": 16, "latent_dim": 2} | overrides, (2,))
+    linear = [m for m in model.generator.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linear] == [40, 40, 40, 40, 2]
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.generator.modules()) == 4
+    assert [m.out_features for m in model.critic.modules() if isinstance(m, torch.nn.Linear)] == [16, 16, 1]
+    assert model.sample(5).shape == (5, 2)
+    with pytest.raises(ConfigError, match="generator_batch_norm: options of the MLP generator, not of the conv one"):
+        build_model("gan", {"generator_batch_norm": True}, (1, 8, 8))

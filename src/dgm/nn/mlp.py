@@ -10,12 +10,13 @@ def mlp(
     out_features: int,
     num_hidden_layers: int = 2,
     activation: type[nn.Module] = nn.ReLU,
+    batch_norm: bool = False,
 ) -> nn.Sequential:
-    """``in -> [hidden, activation] * num_hidden_layers -> out`` (no activation at the output)."""
+    """``in -> [hidden, (batch norm,) activation] * num_hidden_layers -> out`` (no activation at the output)."""
     layers: list[nn.Module] = []
     width = in_features
     for _ in range(num_hidden_layers):
-        layers += [nn.Linear(width, hidden), activation()]
+        layers += [nn.Linear(width, hidden), *([nn.BatchNorm1d(hidden)] if batch_norm else []), activation()]
         width = hidden
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)

@@ -4,7 +4,9 @@ adversarial objective and any critic constraint.
 A GAN here is three choices composed:
 
 - an **architecture**: an MLP pair for points, a small conv pair for images, or DCGAN's (Radford et
-  al. 2016, ``dgm.nn.dcgan``; catalogue name ``dcgan``);
+  al. 2016, ``dgm.nn.dcgan``; catalogue name ``dcgan``). The MLP generator can be shaped apart from
+  the critic, e.g. PacGAN's (Lin et al. 2018) 4 hidden layers of 400 with batch norm
+  (``generator_hidden_dim``, ``generator_hidden_layers``, ``generator_batch_norm``);
 - an **objective** (``dgm.losses.divergences.make_objective``): one of the f-GAN divergences
   (Nowozin et al. 2016; ``gan`` is Goodfellow et al.'s own), or ``wasserstein``, the integral
   probability metric E_P f − E_Q f over the critic's function class;
@@ -66,13 +68,17 @@ from ...nn.schedule import halving_learning_rate, set_learning_rate
 Objective = Literal[OBJECTIVES]  # the names of ``losses.divergences.OBJECTIVES``, checked by ``make_config``
 Critic = Literal["plain", "clip", "gradient_penalty", "spectral", "dudley"]
 LIPSCHITZ_CRITICS = ("clip", "gradient_penalty", "spectral", "dudley")
+MLP_GENERATOR_OPTIONS = ("generator_hidden_dim", "generator_hidden_layers", "generator_batch_norm")
 
 
 @dataclass(frozen=True)
 class GANConfig:
     latent_dim: int = 16
-    hidden_dim: int = 256
+    hidden_dim: int = 256  # the MLP critic's width, and the MLP generator's unless set below
     num_hidden_layers: int = 2
+    generator_hidden_dim: int = 0  # the MLP generator's width (0: hidden_dim)
+    generator_hidden_layers: int = 0  # its hidden layers (0: num_hidden_layers)
+    generator_batch_norm: bool = False  # batch norm after each of its hidden linear maps (PacGAN's generator)
     conv_width: int = 32
     architecture: Literal["auto", "mlp", "conv", "dcgan"] = "auto"  # auto: conv for images, MLP for points
     objective: Objective = "gan"
@@ -95,6 +101,11 @@ class GANConfig:
 
     def __post_init__(self) -> None:
         check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        check(self.generator_hidden_dim >= 0, f"generator_hidden_dim must be >= 0, got {self.generator_hidden_dim}")
+        check(
+            self.generator_hidden_layers >= 0,
+            f"generator_hidden_layers must be >= 0, got {self.generator_hidden_layers}",
+        )
         check(self.num_critic_steps >= 1, f"num_critic_steps must be >= 1, got {self.num_critic_steps}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
@@ -145,6 +156,9 @@ class GAN(nn.Module):
                 f"critic_activation={config.critic_activation} is for the MLP critic; the {architecture} critic "
                 "uses LeakyReLU"
             )
+        shaped = [name for name in MLP_GENERATOR_OPTIONS if getattr(config, name)]
+        if architecture != "mlp" and shaped:
+            raise ConfigError(f"{', '.join(shaped)}: options of the MLP generator, not of the {architecture} one")
         self.generator = self._generator(architecture, config, data_shape)
         self.critic = self._critic(architecture, config, data_shape)
         # batch norm normalises real and fake minibatches apart (as DCGAN trains); other critics score both at once
@@ -165,7 +179,9 @@ class GAN(nn.Module):
             if shape[1] % 4 or shape[2] % 4:
                 raise DataError(f"the conv GAN needs images with H, W divisible by 4, got {shape}")
             return nn.Sequential(conv_decoder(config.latent_dim, shape, config.conv_width), nn.Sigmoid())
-        layers = [mlp(config.latent_dim, config.hidden_dim, math.prod(shape), config.num_hidden_layers)]
+        width = config.generator_hidden_dim or config.hidden_dim
+        depth = config.generator_hidden_layers or config.num_hidden_layers
+        layers = [mlp(config.latent_dim, width, math.prod(shape), depth, batch_norm=config.generator_batch_norm)]
         layers.append(Reshape(*shape))
         if len(shape) == 3:
             layers.append(nn.Sigmoid())  # images live in [0, 1]
