@@ -255,6 +255,17 @@ def test_gan_row_single_step_is_minimax_and_alternative_is_non_saturating():
     assert OriginalGAN("non_saturating").generator_loss(fake).item() == pytest.approx(non_saturating.item(), abs=1e-12)
 
 
+def test_jensen_shannon_and_gan_rows_differ_by_constants_so_they_train_alike():
+    # f_JS(u) − f_GAN(u) = (u + 1)·log 2 is affine in u: the bounds differ by log 4, the generator losses by
+    # log 2, whatever the scores, so both rows take identical gradient steps (the bench's js and gan rows agree)
+    generator = torch.Generator().manual_seed(3)
+    real, fake = (3 * torch.randn(30, generator=generator, dtype=torch.float64) for _ in range(2))
+    for update, offset in (("alternative", -math.log(2)), ("single_step", math.log(2))):
+        js, gan = make_objective("js", generator_update=update), make_objective("gan", generator_update=update)
+        assert (js.critic_loss(real, fake) - gan.critic_loss(real, fake)).item() == pytest.approx(-math.log(4))
+        assert (js.generator_loss(fake) - gan.generator_loss(fake)).item() == pytest.approx(offset)
+
+
 def test_wasserstein_with_the_optimal_critic_of_a_shift_is_the_earth_movers_distance():
     # Q = P shifted left by 0.7: the 1-Lipschitz critic x ↦ x is optimal and the value is W1(P, Q) = 0.7.
     real = 1 + torch.randn(1000, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
