@@ -329,6 +329,15 @@ def test_both_step_sizes_halve_every_half_life_down_to_the_final_one():
         rates = [group["lr"] for optimizer in optimizers.values() for group in optimizer.param_groups]
         assert rates == pytest.approx([max(1e-3 * 0.5 ** (t / 2), 3e-4)] * 2), t  # iteration t: 1e-3 · 2^(−t/2)
     assert int(model.num_steps) == 6
+    # TTUR: the critic starts from its own step size and halves on the same clock
+    model = build_model("gan", config | {"learning_rate_half_life": 2, "critic_learning_rate": 4e-3}, (2,))
+    optimizers = model.optimizers()
+    for t in range(3):
+        model.train_step(torch.randn(4, 2), optimizers, lambda loss: loss.backward())
+        assert optimizers["critic"].param_groups[0]["lr"] == pytest.approx(4e-3 * 0.5 ** (t / 2))
+        assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 ** (t / 2))
+    constant = build_model("gan", config | {"critic_learning_rate": 4e-3}, (2,)).optimizers()
+    assert constant["critic"].defaults["lr"] == 4e-3 and constant["generator"].defaults["lr"] == 1e-3
 
 
 def test_the_averaged_generator_is_the_moving_average_of_g_and_is_sampled_in_eval_mode_only():

@@ -27,11 +27,14 @@ Algorithm 1, per training iteration:
      output on generated samples; for ``gan`` these are the minimax and the non-saturating losses).
 
 The paper used SGD with momentum (``optimizer="sgd"``), WGAN's Algorithm 1 RMSProp (``optimizer="rmsprop"``);
-Adam is the default. Options beyond the paper: both step sizes halve every ``learning_rate_half_life``
-iterations (``nn.schedule``); ``generator_average`` keeps Ḡ, an exponential moving average of G's weights
-(Yazıcı et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval
-mode; ``critic_activation=maxmin`` gives the MLP critic GroupSort activations (Anil et al. 2019), whose
-gradient norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
+Adam is the default. Options beyond the paper:
+
+- ``critic_learning_rate``: the critic's own step size (the two time-scale update rule, Heusel et al. 2017);
+- ``learning_rate_half_life``: both step sizes halve every so many iterations (``nn.schedule``);
+- ``generator_average``: Ḡ, an exponential moving average of G's weights (Yazıcı et al. 2019, "The Unusual
+  Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval mode;
+- ``critic_activation=maxmin``: GroupSort activations in the MLP critic (Anil et al. 2019), whose gradient
+  norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
 
 Example::
 
@@ -92,6 +95,7 @@ class GANConfig:
     num_critic_steps: int = 1  # k in Algorithm 1
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"  # rmsprop: WGAN's Algorithm 1 (α = 5e-5 there)
     learning_rate: float = 1e-3
+    critic_learning_rate: float = 0.0  # the critic's own step size (0: learning_rate); TTUR, Heusel et al. 2017
     momentum: float = 0.5  # SGD momentum, or Adam's β1
     beta2: float = 0.999  # Adam's β2
     batch_size: int = 64  # m in Algorithm 1
@@ -109,6 +113,7 @@ class GANConfig:
         check(self.num_critic_steps >= 1, f"num_critic_steps must be >= 1, got {self.num_critic_steps}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        check(self.critic_learning_rate >= 0, f"critic_learning_rate must be >= 0, got {self.critic_learning_rate}")
         check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         check(0 <= self.beta2 < 1, f"beta2 must be in [0, 1), got {self.beta2}")
         critics = ("plain", *LIPSCHITZ_CRITICS)
@@ -223,25 +228,34 @@ class GAN(nn.Module):
         marker = self.device_marker
         return torch.randn(n, self.latent_dim, generator=generator, device=marker.device, dtype=marker.dtype)
 
+    @property
+    def critic_learning_rate(self) -> float:
+        """The critic's first step size: its own (TTUR) or the generator's."""
+        return self.config.critic_learning_rate or self.config.learning_rate
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         if c.optimizer == "sgd":
-            make = lambda params: torch.optim.SGD(params, lr=c.learning_rate, momentum=c.momentum)  # noqa: E731
+            make = lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=c.momentum)  # noqa: E731
         elif c.optimizer == "rmsprop":  # no momentum: Arjovsky et al. §3 found momentum-based steps unstable
-            make = lambda params: torch.optim.RMSprop(params, lr=c.learning_rate)  # noqa: E731
+            make = lambda params, lr: torch.optim.RMSprop(params, lr=lr)  # noqa: E731
         else:
-            make = lambda params: torch.optim.Adam(params, lr=c.learning_rate, betas=(c.momentum, c.beta2))  # noqa: E731
-        return {"critic": make(self.critic.parameters()), "generator": make(self.generator.parameters())}
+            make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(c.momentum, c.beta2))  # noqa: E731
+        return {
+            "critic": make(self.critic.parameters(), self.critic_learning_rate),
+            "generator": make(self.generator.parameters(), c.learning_rate),
+        }
 
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """One iteration of Algorithm 1 on ``batch`` (k·m, *D)."""
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
         config, m = self.config, self.config.batch_size
         if config.learning_rate_half_life:
-            learning_rate = halving_learning_rate(
-                int(self.num_steps), config.learning_rate, config.learning_rate_half_life, config.final_learning_rate
-            )
-            set_learning_rate((critic_opt, generator_opt), learning_rate)
+            for optimizer, initial in ((critic_opt, self.critic_learning_rate), (generator_opt, config.learning_rate)):
+                learning_rate = halving_learning_rate(
+                    int(self.num_steps), initial, config.learning_rate_half_life, config.final_learning_rate
+                )
+                set_learning_rate((optimizer,), learning_rate)
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
