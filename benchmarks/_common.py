@@ -26,10 +26,14 @@ class Results(dict):
         bf16 = (precision or self.precision) == "bf16-mixed"
         return {f"{key}_threads": float(self.threads), f"{key}_bf16_mixed": float(bf16)}
 
-    def record(self, figures: dict[str, float]) -> None:
+    def record(self, figures: dict[str, float], forget: tuple[str, ...] = ()) -> None:
+        """Merge ``figures`` into the file, dropping the ``forget`` keys: figures this run did not measure
+        (say a step count for a target it did not meet), which an earlier run's must not stand in for."""
         self.update(figures)
         saved = json.loads(self.path.read_text()) if self.path.is_file() else {}
         saved.update(figures)
+        for key in forget:
+            saved.pop(key, None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(saved, indent=2) + "\n")
 

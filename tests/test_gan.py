@@ -330,12 +330,13 @@ def test_both_step_sizes_halve_every_half_life_down_to_the_final_one():
         assert rates == pytest.approx([max(1e-3 * 0.5 ** (t / 2), 3e-4)] * 2), t  # iteration t: 1e-3 · 2^(−t/2)
     assert int(model.num_steps) == 6
     # TTUR: the critic starts from its own step size and halves on the same clock
-    model = build_model("gan", config | {"learning_rate_half_life": 2, "critic_learning_rate": 4e-3}, (2,))
+    ttur = {"learning_rate_half_life": 2, "critic_learning_rate": 4e-3, "final_learning_rate": 5e-4}
+    model = build_model("gan", config | ttur, (2,))
     optimizers = model.optimizers()
-    for t in range(3):
+    for t in range(6):
         model.train_step(torch.randn(4, 2), optimizers, lambda loss: loss.backward())
-        assert optimizers["critic"].param_groups[0]["lr"] == pytest.approx(4e-3 * 0.5 ** (t / 2))
-        assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5 ** (t / 2))
+        assert optimizers["critic"].param_groups[0]["lr"] == pytest.approx(max(4e-3 * 0.5 ** (t / 2), 5e-4))
+        assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(max(1e-3 * 0.5 ** (t / 2), 5e-4))
     constant = build_model("gan", config | {"critic_learning_rate": 4e-3}, (2,)).optimizers()
     assert constant["critic"].defaults["lr"] == 4e-3 and constant["generator"].defaults["lr"] == 1e-3
 
@@ -402,13 +403,19 @@ def test_maxmin_needs_an_mlp_critic_of_even_width(architecture, overrides, messa
 
 
 def test_the_mlp_generator_can_be_shaped_apart_from_the_critic_with_batch_norm():
-    # PacGAN's generator for the 2-D mixtures: 4 hidden layers of 400 with batch norm, against a 2×256 critic
+    # PacGAN's generator for the 2-D mixtures (4 hidden layers of 400 with batch norm), here narrower: 4 × 40
     overrides = {"generator_hidden_dim": 40, "generator_hidden_layers": 4, "generator_batch_norm": True}
     model = build_model("gan", {"hidden_dim": 16, "latent_dim": 2} | overrides, (2,))
-    linear = [m for m in model.generator.modules() if isinstance(m, torch.nn.Linear)]
-    assert [m.out_features for m in linear] == [40, 40, 40, 40, 2]
-    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in model.generator.modules()) == 4
+    layers = [type(m).__name__ for m in model.generator[0]]
+    assert layers == ["Linear", "BatchNorm1d", "ReLU"] * 4 + ["Linear"]  # normalised before the activation
+    assert [m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear)] == [40] * 4 + [2]
     assert [m.out_features for m in model.critic.modules() if isinstance(m, torch.nn.Linear)] == [16, 16, 1]
-    assert model.sample(5).shape == (5, 2)
-    with pytest.raises(ConfigError, match="generator_batch_norm: options of the MLP generator, not of the conv one"):
+    model.train_step(torch.randn(64, 2), model.optimizers(), lambda loss: loss.backward())
+    # in eval mode batch norm uses its running statistics: an example does not depend on the others in its batch
+    model.eval()
+    z = torch.randn(5, 2)
+    torch.testing.assert_close(model.generate(z[:1]), model.generate(z)[:1])
+    with pytest.raises(ConfigError, match="generator_batch_norm shape the MLP generator: expected architecture=mlp"):
         build_model("gan", {"generator_batch_norm": True}, (1, 8, 8))
+    with pytest.raises(ConfigError, match="batch_size must be >= 2, got 1"):
+        make_config("gan", ["generator_batch_norm=true", "batch_size=1"])

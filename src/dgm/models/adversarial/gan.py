@@ -80,7 +80,7 @@ class GANConfig:
     hidden_dim: int = 256  # the MLP critic's width, and the MLP generator's unless set below
     num_hidden_layers: int = 2
     generator_hidden_dim: int = 0  # the MLP generator's width (0: hidden_dim)
-    generator_hidden_layers: int = 0  # its hidden layers (0: num_hidden_layers)
+    generator_hidden_layers: int = 0  # its hidden layers (0: num_hidden_layers; a generator needs at least one)
     generator_batch_norm: bool = False  # batch norm after each of its hidden linear maps (PacGAN's generator)
     conv_width: int = 32
     architecture: Literal["auto", "mlp", "conv", "dcgan"] = "auto"  # auto: conv for images, MLP for points
@@ -109,6 +109,10 @@ class GANConfig:
         check(
             self.generator_hidden_layers >= 0,
             f"generator_hidden_layers must be >= 0, got {self.generator_hidden_layers}",
+        )
+        check(
+            not self.generator_batch_norm or self.batch_size >= 2,
+            f"generator_batch_norm normalises over the batch: batch_size must be >= 2, got {self.batch_size}",
         )
         check(self.num_critic_steps >= 1, f"num_critic_steps must be >= 1, got {self.num_critic_steps}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
@@ -163,7 +167,9 @@ class GAN(nn.Module):
             )
         shaped = [name for name in MLP_GENERATOR_OPTIONS if getattr(config, name)]
         if architecture != "mlp" and shaped:
-            raise ConfigError(f"{', '.join(shaped)}: options of the MLP generator, not of the {architecture} one")
+            raise ConfigError(
+                f"{', '.join(shaped)} shape the MLP generator: expected architecture=mlp, got {architecture}"
+            )
         self.generator = self._generator(architecture, config, data_shape)
         self.critic = self._critic(architecture, config, data_shape)
         # batch norm normalises real and fake minibatches apart (as DCGAN trains); other critics score both at once
@@ -229,7 +235,7 @@ class GAN(nn.Module):
         return torch.randn(n, self.latent_dim, generator=generator, device=marker.device, dtype=marker.dtype)
 
     @property
-    def critic_learning_rate(self) -> float:
+    def initial_critic_learning_rate(self) -> float:
         """The critic's first step size: its own (TTUR) or the generator's."""
         return self.config.critic_learning_rate or self.config.learning_rate
 
@@ -242,7 +248,7 @@ class GAN(nn.Module):
         else:
             make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(c.momentum, c.beta2))  # noqa: E731
         return {
-            "critic": make(self.critic.parameters(), self.critic_learning_rate),
+            "critic": make(self.critic.parameters(), self.initial_critic_learning_rate),
             "generator": make(self.generator.parameters(), c.learning_rate),
         }
 
@@ -251,7 +257,8 @@ class GAN(nn.Module):
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
         config, m = self.config, self.config.batch_size
         if config.learning_rate_half_life:
-            for optimizer, initial in ((critic_opt, self.critic_learning_rate), (generator_opt, config.learning_rate)):
+            initial_rates = ((critic_opt, self.initial_critic_learning_rate), (generator_opt, config.learning_rate))
+            for optimizer, initial in initial_rates:
                 learning_rate = halving_learning_rate(
                     int(self.num_steps), initial, config.learning_rate_half_life, config.final_learning_rate
                 )
