@@ -152,10 +152,8 @@ def mode_rows(mixtures: list[str], names: list[str], steps: dict[str, int], seed
                     f"{data}_{name}_steps_to_target_seed{seed}": first_met,  # NaN: never met
                     f"{data}_{name}_target_met_seed{seed}": float(first_met == first_met),
                 }  # fmt: skip
-                unmeasured = tuple(key for key, value in figures.items() if not math.isfinite(value))
-                results.record(
-                    {key: figures[key] for key in figures if key not in unmeasured}, unmeasured
-                )  # strict JSON
+                measured = {key: value for key, value in figures.items() if math.isfinite(value)}  # strict JSON
+                results.record(measured, forget=tuple(figures.keys() - measured.keys()))
             seconds = (time.perf_counter() - start) / seeds
             results.record(
                 {f"{data}_{name}_generator_steps": float(steps[data]), f"{data}_{name}_seconds_per_seed": seconds}
