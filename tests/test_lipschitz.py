@@ -164,6 +164,35 @@ def test_dudley_critic_stays_in_the_bounded_lipschitz_ball(tight):
         assert estimates[1] >= 0.95
 
 
+def test_saturated_dudley_critic_recovers():
+    """h's offset is invisible to the IPM and can wander until |s·h| is large on every sample. From there the
+    critic must find its way back to the estimate an unsaturated start reaches (with tanh, 1 − tanh²(30) is 0 in
+    float32: no gradient, and the critic stays dead at E_P f − E_Q f = 0)."""
+
+    def trained_gap(offset: float) -> tuple[float, float]:
+        torch.manual_seed(0)
+        body = SpectralLinear(2, 1)
+        with torch.no_grad():
+            body.bias.fill_(offset)
+        critic = DudleyCritic(body)
+        real, fake = torch.randn(256, 2) + torch.tensor([1.0, 0.0]), torch.randn(256, 2) - torch.tensor([1.0, 0.0])
+        optimizer = torch.optim.Adam(critic.parameters(), lr=0.05)
+        gaps = []
+        for _ in range(500):
+            optimizer.zero_grad()
+            gap = critic(real).mean() - critic(fake).mean()  # the Dudley metric's estimate, maximised
+            (-gap).backward()
+            optimizer.step()
+            gaps.append(gap.item())
+        return gaps[0], gaps[-1]
+
+    first, last = trained_gap(30.0)
+    _, reference = trained_gap(0.0)
+    assert abs(first) < 1e-3  # f is the sup bound on every sample
+    assert reference > 0.3
+    assert last == pytest.approx(reference, rel=0.02)
+
+
 def test_gradient_norms_equal_finite_differences():
     critic = nn.Sequential(nn.Flatten(), mlp(6, 8, 1, 1, nn.Tanh), nn.Flatten(0)).double()
     x = torch.randn(4, 1, 2, 3, dtype=torch.float64)  # image-shaped data (B, C, H, W)
