@@ -321,12 +321,14 @@ class DudleyCritic(nn.Module):
     parametrisation of the bound is not reproduced here (the paper has no public code): this one is
     chosen because it meets ‖f‖_BL ≤ 1 exactly, for any body, by construction. (B, *D) -> (B,).
 
-    Why softsign and not tanh: the IPM E_P f − E_Q f cannot see a constant added to h, so h's offset
-    wanders, and once |s·h| is large on every sample a tanh critic is dead — tanh'(20) ≈ 2e-17, below what
-    Adam can tell from zero, so neither the critic nor the generator gets a gradient again. On grid25 with
-    PacGAN's generator that happened within 1,000 steps (f = sup bound on every sample, 8–15 modes
-    after 10,000 steps). softsign'(u) = 1/(1 + |u|)² decays only polynomially (2e-3 at 20), so a
-    saturated critic still has a gradient back: the same run covered 23 modes by step 2,500.
+    Why softsign and not tanh: a constant added to f leaves E_P f − E_Q f unchanged, and while s·h sits in
+    the squash's near-linear part a shift of h nearly does too, so nothing holds h's offset in place. Once
+    |s·h| is large on every sample a tanh critic is dead: tanh(u) rounds to 1 in float32 for |u| > 9, so its
+    gradient 1 − tanh² is exactly 0 and neither the critic nor the generator gets a gradient again. On
+    grid25 with PacGAN's generator that happened within 1,000 steps (f = sup bound on every sample, 8–15
+    modes after 10,000). softsign'(u) = 1/(1 + |u|)² decays only polynomially (2e-3 at 20), so a saturated
+    critic still has a gradient back: the same run covered 23 modes by step 2,500. The squash runs in at
+    least float32 under autocast: in bfloat16 softsign's gradient is already 0 at |u| = 300.
     """
 
     def __init__(self, body: nn.Module, body_lipschitz: float = 1.0, initial_slope: float = 1.0) -> None:
@@ -352,6 +354,7 @@ class DudleyCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scores = self.body(x).reshape(x.shape[0])  # (B,) Lipschitz with constant ≤ L
+        scores = scores.to(torch.promote_types(scores.dtype, torch.float32))  # bfloat16 under autocast -> float32
         return F.softsign(self.slope() * scores) * self.sup_bound()  # (B,) in (−1/(1+sL), 1/(1+sL))
 
 
