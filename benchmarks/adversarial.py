@@ -12,7 +12,8 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    ≥ 95% high quality and KL ≤ 0.05 on the grid; all 8 modes on the ring) is recorded. PacGAN's Table 1
    (10 trials): grid25 GAN 17.3 modes / 94.8% / 0.70, ALI 24.1 / 95.7% / 0.14, PacGAN4 24.8 / 93.6% /
    0.04; ring8 GAN 6.3 / 98.2% / 0.45, PacGAN2 7.9 / 95.6% / 0.07. The ``js`` and ``gan`` rows train
-   identically: their f differ by the affine (u + 1)·log 2, so their losses differ by constants.
+   identically: their f differ by the affine (u + 1)·log 2, so their losses differ by constants. The
+   ``reverse_kl``, ``neyman`` and ``total_variation`` rows lose the modes; ``dgm.losses.fgan`` explains why.
 2. **Fashion-MNIST**: the DCGAN architecture (``dgm train dcgan``) for the same wall-clock budget per
    objective at 2 threads, trained in bf16-mixed by default (on these machines, which have AMX, 1.65× the
    steps of float32 in the same time: 0.12–0.14 against 0.20–0.23 s per step; ``--precision 32-true`` for

@@ -194,6 +194,25 @@ def test_stable_conjugate_of_activation_equals_the_composition_and_stays_finite(
 
 
 @pytest.mark.parametrize("row", ROWS, ids=repr)
+def test_critic_gain_on_a_sample_only_the_generator_makes_is_f_at_zero(row):
+    """Where Q has mass and P none (u = p/q = 0), the bound's integrand is −f*(T), whose supremum over dom f* is
+    the biconjugate f**(0) = f(0⁺). Finite for most rows; infinite for reverse KL, Neyman χ², Jeffrey and α < 0,
+    whose critic gains without limit by pushing the score of such a sample down: the mode benchmark's reverse KL
+    and Neyman rows blow up that way."""
+    scores = torch.cat([-torch.logspace(-3, 6, 901, dtype=torch.float64), torch.linspace(-50, 50, 10_001).double()])
+    gain = -row.conjugate_of_activation(scores)
+    at_zero = row.convex_function(torch.tensor(1e-300, dtype=torch.float64)).item()  # f(0⁺), or ≥ 690 if infinite
+    if at_zero > 100:
+        assert row.name in ("reverse_kl", "neyman", "jeffrey", "alpha")
+        far = gain[:901]  # scores −1e-3 .. −1e6; Neyman's 2·exp(−v/2) overflows to inf from v ≈ −1420
+        finite = far[far.isfinite()]
+        assert (finite.diff() > 0).all() and far[-1] > 10  # grows as the score falls, past any f of the other rows
+    else:
+        assert gain.max().item() <= at_zero + 1e-12
+        assert gain.max().item() == pytest.approx(at_zero, abs=1e-5)  # α = ½ approaches 2 as 4/|v|
+
+
+@pytest.mark.parametrize("row", ROWS, ids=repr)
 def test_both_generator_updates_raise_the_critic_on_fakes_except_single_step_pearson_below_minus_two(row):
     scores = torch.linspace(-8, 8, 161, dtype=torch.float64)
     slopes = {}
