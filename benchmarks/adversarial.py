@@ -17,11 +17,12 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 2. **Fashion-MNIST**: the DCGAN architecture (``dgm train dcgan``) for the same wall-clock budget per
    objective at 2 threads, trained in bf16-mixed by default (on these machines, which have AMX, a step
    takes 0.12–0.14 s against float32's 0.20–0.23 s; in the full 480 s runs the rows made 1.2–1.6× the
-   steps they made in float32; ``--precision 32-true`` for float32), then FID, KID and precision/recall (k = 3) of 2,000 samples, scored in float32, against 2,000
-   test images, in the features of a classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``;
-   its test accuracy is reported). A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on
-   these machines, scored FID 24.1 with an independent Fashion-MNIST feature network: that scorer is not
-   ours, so the figures here compare our objectives with each other.
+   steps they made in float32; ``--precision 32-true`` for float32), then FID, KID and precision/recall
+   (k = 3) of 2,000 samples, scored in float32, against 2,000 test images, in the features of a
+   classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy is reported).
+   A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines, scored FID 24.1
+   with an independent Fashion-MNIST feature network: that scorer is not ours, so the figures here
+   compare our objectives with each other.
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
@@ -241,7 +242,7 @@ def main() -> None:
         "--precision",
         default="bf16-mixed",
         choices=["32-true", "bf16-mixed"],
-        help="the DCGANs' training precision (bf16-mixed: 1.2-1.6x the steps of 32-true in the same time on CPUs with AMX); "
+        help="the DCGANs' training precision (bf16-mixed: 1.2-1.6x the steps of 32-true in the same time, with AMX); "
         "the mode rows train and every figure is scored in float32",
     )
     parser.add_argument("--out", type=Path, help="JSON file to merge the figures into")
