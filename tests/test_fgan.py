@@ -199,17 +199,27 @@ def test_critic_gain_on_a_sample_only_the_generator_makes_is_f_at_zero(row):
     the biconjugate f**(0) = f(0⁺). Finite for most rows; infinite for reverse KL, Neyman χ², Jeffrey and α < 0,
     whose critic gains without limit by pushing the score of such a sample down: the mode benchmark's reverse KL
     and Neyman rows blow up that way."""
-    scores = torch.cat([-torch.logspace(-3, 6, 901, dtype=torch.float64), torch.linspace(-50, 50, 10_001).double()])
+    falling = -torch.logspace(-3, 12, 1501, dtype=torch.float64)  # −1e-3 .. −1e12
+    scores = torch.cat([falling, torch.linspace(-50, 50, 10_001, dtype=torch.float64)])
     gain = -row.conjugate_of_activation(scores)
     at_zero = row.convex_function(torch.tensor(1e-300, dtype=torch.float64)).item()  # f(0⁺), or ≥ 690 if infinite
     if at_zero > 100:
-        assert row.name in ("reverse_kl", "neyman", "jeffrey", "alpha")
-        far = gain[:901]  # scores −1e-3 .. −1e6; Neyman's 2·exp(−v/2) overflows to inf from v ≈ −1420
+        assert row.name in ("reverse_kl", "neyman", "jeffrey") or (row.name == "alpha" and row.alpha < 0)
+        far = gain[: len(falling)]  # Neyman's 2·exp(−v/2) overflows to inf from v ≈ −1420
         finite = far[far.isfinite()]
-        assert (finite.diff() > 0).all() and far[-1] > 10  # grows as the score falls, past any f of the other rows
+        assert (finite.diff() > 0).all()  # grows as the score falls ...
+        v = falling[-1].item()  # ... without limit, at the rate of each row's closed form
+        if row.name == "reverse_kl":
+            assert far[-1].item() == pytest.approx(1 - v, rel=1e-12)
+        elif row.name == "neyman":
+            assert far[-1].item() == math.inf and far[600].item() == pytest.approx(2 * math.exp(-falling[600] / 2) - 2)
+        elif row.name == "jeffrey":  # 1 + log W(e^(1 − v)) − 1/W ≈ 1 + log(1 − v)
+            assert far[-1].item() == pytest.approx(1 + math.log(1 - v), rel=1e-9)
+        else:  # f*(t) ≈ ((1 − α)|t|)^(α/(α − 1)) / α as t ≈ v → −∞: a power of |v|
+            assert (far[-1] / far[-601]).item() == pytest.approx(1e6 ** (row.alpha / (row.alpha - 1)), rel=1e-3)
     else:
         assert gain.max().item() <= at_zero + 1e-12
-        assert gain.max().item() == pytest.approx(at_zero, abs=1e-5)  # α = ½ approaches 2 as 4/|v|
+        assert gain.max().item() == pytest.approx(at_zero, abs=1e-10)  # α = ½ approaches 2 as 4/|v|
 
 
 @pytest.mark.parametrize("row", ROWS, ids=repr)
