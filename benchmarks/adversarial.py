@@ -29,10 +29,9 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    row made 1.2–1.6× the steps it made in float32; ``--precision 32-true`` for float32), then FID, KID
    and precision/recall (k = 3) of 2,000 samples, scored in float32, against 2,000 test images, in the
    features of a classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy
-   is reported).
-   A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines, scored FID 24.1
-   with an independent Fashion-MNIST feature network: that scorer is not ours, so the figures here
-   compare our objectives with each other.
+   is reported). A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
+   scored FID 24.1 with an independent Fashion-MNIST feature network: that scorer is not ours, so the
+   figures here compare our objectives with each other.
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
