@@ -12,6 +12,7 @@ from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.losses.divergences import OBJECTIVES, OriginalGAN
 from dgm.models import build_model, check_data_kind, make_config
+from dgm.models.adversarial.gan import jacobian_frobenius_norms
 from dgm.nn.lipschitz import MaxMin
 from dgm.report.figures import save_mode_coverage
 
@@ -130,8 +131,8 @@ def test_trained_critic_approaches_the_optimal_discriminator():
     )
 
 
-def samples_after_training_on(dataset, overrides: dict, steps: int) -> torch.Tensor:
-    """2,500 samples (N, 2) of a GAN trained ``steps`` generator steps on ``dataset`` from seed 0."""
+def samples_after_training_on(dataset, overrides: dict, steps: int, jacobian_truncations=(0.0,)) -> torch.Tensor:
+    """2,500 samples (N, 2) of a GAN trained ``steps`` generator steps on ``dataset`` from seed 0, per truncation."""
     torch.manual_seed(0)
     model = build_model("gan", overrides, dataset.shape)
     optimizers = model.optimizers()
@@ -139,7 +140,9 @@ def samples_after_training_on(dataset, overrides: dict, steps: int) -> torch.Ten
     for _ in range(steps):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
     with torch.no_grad():
-        return model.sample(2500, generator=torch.Generator().manual_seed(1))
+        draws = [model.sample(2500, generator=torch.Generator().manual_seed(1), jacobian_truncation=r)
+                 for r in jacobian_truncations]  # fmt: skip
+    return draws[0] if len(draws) == 1 else draws
 
 
 @pytest.mark.slow
@@ -283,12 +286,16 @@ def test_wgan_gp_covers_the_modes_of_ring8():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the game's trajectory depends on the summation order: fix it, as the seed
     try:
-        samples = samples_after_training_on(ring8, overrides, steps=1000)  # (2500, 2)
+        samples, truncated = samples_after_training_on(ring8, overrides, 1000, (0.0, 0.2))  # (2500, 2) each
     finally:
         torch.set_num_threads(threads)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     # seeds 0-3 gave 8 modes and a reverse KL of 0.05-0.26: the high-quality samples are spread over the modes
     assert coverage["modes_covered"] >= 7 and coverage["reverse_kl_modes"] <= 0.5, coverage
+    # Jacobian-based truncation rejects latents on the paths between modes: more of the rest lie within 3σ
+    kept = mode_coverage(truncated, ring8.modes, ring8.mode_std)
+    assert kept["high_quality_fraction"] > coverage["high_quality_fraction"] + 0.05, (coverage, kept)
+    assert kept["modes_covered"] >= 7, kept
 
 
 def test_a_run_on_a_mixture_reports_its_mode_coverage(tmp_path):
@@ -419,3 +426,49 @@ def test_the_mlp_generator_can_be_shaped_apart_from_the_critic_with_batch_norm()
         build_model("gan", {"generator_batch_norm": True}, (1, 8, 8))
     with pytest.raises(ConfigError, match="batch_size must be >= 2, got 1"):
         make_config("gan", ["generator_batch_norm=true", "batch_size=1"])
+
+
+class TwoModes(torch.nn.Module):
+    """A hand-made generator of a 1-D latent: x = (2·tanh(4z), 0), two modes at (±2, 0) joined by a path.
+    ‖∂x/∂z‖ = 8·sech²(4z) falls with |z|: the latents nearest 0 sample the path and are the steepest."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, 1) -> (B, 2)
+        return torch.cat([2 * torch.tanh(4 * z), torch.zeros_like(z)], dim=1)
+
+
+def test_jacobian_truncation_keeps_the_least_steep_latents_in_draw_order():
+    model = build_model("gan", {"latent_dim": 1}, (2,)).double().eval()
+    model.generator = TwoModes()
+    n, rejected = 80, 0.2
+    drawn = model.sample(100, generator=torch.Generator().manual_seed(3))  # (100, 2): the pool, ⌈80 / 0.8⌉
+    kept = model.sample(n, generator=torch.Generator().manual_seed(3), jacobian_truncation=rejected)  # (80, 2)
+    # the steepest latents are those nearest 0, i.e. the samples nearest the middle of the path
+    z = torch.atanh(drawn[:, 0] / 2) / 4  # (100,)
+    expected = drawn[(z.abs() >= z.abs().sort().values[100 - n]).nonzero().squeeze(1)]
+    torch.testing.assert_close(kept, expected, rtol=0, atol=0)
+    assert (kept[:, 0].abs() > drawn[:, 0].abs().sort().values[19]).all()  # off the middle fifth of the path
+    plain = model.sample(n, generator=torch.Generator().manual_seed(3), jacobian_truncation=0.0)
+    torch.testing.assert_close(plain, drawn[:n], rtol=0, atol=0)  # r = 0 is the plain sampler
+
+
+@pytest.mark.parametrize("name, shape", [("gan", (2,)), ("dcgan", (1, 28, 28))])
+def test_jacobian_frobenius_norms_match_autograd_per_example(name, shape):
+    overrides = {"latent_dim": 3} | ({"conv_width": 8} if name == "dcgan" else {"generator_batch_norm": True})
+    model = build_model(name, overrides, shape).double()
+    model.train()
+    for _ in range(2):  # give batch norm running statistics that are not the identity
+        model.generator(torch.randn(16, 3, dtype=torch.float64))
+    model.eval()
+    z = torch.randn(5, 3, dtype=torch.float64)
+    samples, norms = jacobian_frobenius_norms(model.generate, z)  # (5, *D), (5,)
+    torch.testing.assert_close(samples, model.generate(z))
+    for b in range(5):
+        jacobian = torch.autograd.functional.jacobian(lambda v: model.generate(v[None])[0], z[b])  # (*D, 3)
+        torch.testing.assert_close(norms[b], jacobian.norm())
+
+
+def test_a_jacobian_truncation_outside_0_1_is_a_user_error():
+    model = build_model("gan", {"latent_dim": 2}, (2,))
+    for rejected in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match=rf"expected a number in \[0, 1\), got {rejected}"):
+            model.sample(4, jacobian_truncation=rejected)

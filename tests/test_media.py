@@ -61,6 +61,21 @@ def test_cli_sample_refuses_a_prompt_for_an_unconditional_image_model(tmp_path):
     result = dgm("sample", str(run), "--out", str(tmp_path / "s.wav"))
     assert result.returncode == 2 and "must end in .png or .npy, got s.wav" in result.stderr
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.wav").exists()
+    result = dgm("sample", str(run), "--jacobian-truncation", "0.2", "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 2 and "takes no --jacobian-truncation (it takes none of them)" in result.stderr
+
+
+def test_cli_samples_a_gan_with_jacobian_truncation_and_refuses_a_share_outside_0_1(tmp_path):
+    run = tmp_path / "gan"
+    assert dgm("train", "gan", "--data", "ring8", "--steps", "2", "--out", str(run), "--quiet").returncode == 0
+    out = tmp_path / "s.npy"
+    result = dgm("sample", str(run), "-n", "10", "--jacobian-truncation", "0.2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert np.load(out).shape == (10, 2)
+    result = dgm("sample", str(run), "--jacobian-truncation", "1.5", "--out", str(tmp_path / "t.npy"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "jacobian_truncation is the share of latents rejected: expected a number in [0, 1), got 1.5" in result.stderr
+    assert not (tmp_path / "t.npy").exists()
 
 
 # one tiny run per kind of sequence data: train, sample to the kind's file, report embeds it ----------

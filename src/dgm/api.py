@@ -340,10 +340,12 @@ def sample(
     prompt: str | None = None,
     text: str | None = None,
     length: int | None = None,
+    jacobian_truncation: float | None = None,
 ) -> Path:
     """Draw ``n`` samples into ``out``, in the format its suffix names (see ``dgm.report.media.SUFFIXES``).
 
-    ``prompt`` (text to continue), ``text`` (text to write by hand) and ``length`` (time steps) are
+    ``prompt`` (text to continue), ``text`` (text to write by hand), ``length`` (time steps) and
+    ``jacobian_truncation`` (the share of a GAN's latents rejected where its generator is steepest) are
     passed to ``model.sample`` only when given; a model that cannot take one says so.
     """
     _, kind, info = _data_facts(_read_config(Path(run_dir)))
@@ -352,19 +354,25 @@ def sample(
         raise ConfigError(f"-n must be >= 1, got {n}")
     if length is not None and length < 1:
         raise ConfigError(f"--length must be >= 1, got {length}")
-    conditions = {k: v for k, v in (("prompt", prompt), ("text", text), ("length", length)) if v is not None}
+    given = (("prompt", prompt), ("text", text), ("length", length), ("jacobian_truncation", jacobian_truncation))
+    conditions = {k: v for k, v in given if v is not None}
     model = load(run_dir)
     if not hasattr(model, "sample"):
         raise ConfigError(f"model {type(model).__name__} does not sample; it encodes and reconstructs (see its report)")
     accepted = inspect.signature(model.sample).parameters
     for name in conditions:
         if name not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
-            options = ", ".join(f"--{k}" for k in ("prompt", "text", "length") if k in accepted) or "none of them"
-            raise ConfigError(f"model {type(model).__name__} takes no --{name} (it takes {options})")
+            options = ", ".join(_option(k) for k, _ in given if k in accepted) or "none of them"
+            raise ConfigError(f"model {type(model).__name__} takes no {_option(name)} (it takes {options})")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         samples = model.sample(n, generator=generator, **conditions).cpu()
     return save_samples(samples.float() if samples.is_floating_point() else samples, out, kind, info)
+
+
+def _option(name: str) -> str:
+    """``jacobian_truncation`` -> ``--jacobian-truncation``: the command line's spelling of a sampling option."""
+    return "--" + name.replace("_", "-")
 
 
 def report(run_dir: str | Path) -> Path:

@@ -97,9 +97,16 @@ def sample(
     prompt: Annotated[str | None, typer.Option(help="text the samples continue (language models)")] = None,
     text: Annotated[str | None, typer.Option(help="text to write (handwriting synthesis)")] = None,
     length: Annotated[int | None, typer.Option(help="time steps per sample (sequence models)")] = None,
+    jacobian_truncation: Annotated[
+        float | None,
+        typer.Option(help="share of latents rejected where the generator is steepest, in [0, 1) (GANs)"),
+    ] = None,
 ) -> None:
     """Draw samples from a trained run."""
-    typer.echo(str(_api().sample(run, n, out, seed=seed, prompt=prompt, text=text, length=length)))
+    sampled = _api().sample(
+        run, n, out, seed=seed, prompt=prompt, text=text, length=length, jacobian_truncation=jacobian_truncation
+    )
+    typer.echo(str(sampled))
 
 
 @app.command("eval")

@@ -35,6 +35,8 @@ Adam is the default. Options beyond the paper:
   Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval mode;
 - ``critic_activation=maxmin``: GroupSort activations in the MLP critic (Anil et al. 2019), whose gradient
   norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
+- ``sample(n, jacobian_truncation=r)``: after training, reject the share r of latents where G is steepest,
+  which lie on the paths between modes (Tanielian et al. 2020; ``dgm sample --jacobian-truncation``).
 
 Example::
 
@@ -225,9 +227,28 @@ class GAN(nn.Module):
             return self.average_generator(z)
         return self.generator(z)
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """-> (n, *D) with z ~ N(0, I)."""
-        return self.generate(self._noise(n, generator))
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, jacobian_truncation: float = 0.0
+    ) -> torch.Tensor:
+        """-> (n, *D) with z ~ N(0, I); with ``jacobian_truncation`` r > 0, Jacobian-based truncation.
+
+        Tanielian et al. 2020 ("Learning disconnected manifolds: a no GAN's land", §4): a continuous G of a
+        connected latent must also sample the gaps between disconnected modes, and it crosses a gap where it
+        is steep. So draw ⌈n/(1 − r)⌉ latents and keep the n at which the Jacobian's Frobenius norm
+        ‖∂G/∂z‖_F is smallest, in the order they were drawn. It trades recall for precision after training,
+        like any rejection sampler: the samples are no longer G's distribution.
+        """
+        check(
+            0 <= jacobian_truncation < 1,
+            f"jacobian_truncation is the share of latents rejected: expected a number in [0, 1), "
+            f"got {jacobian_truncation}",
+        )
+        if not jacobian_truncation:
+            return self.generate(self._noise(n, generator))
+        pool = math.ceil(round(n / (1 - jacobian_truncation), 9))  # round: 80 / 0.8 is 100.00000000000001
+        samples, norms = jacobian_frobenius_norms(self.generate, self._noise(pool, generator))  # (pool, *D), (pool,)
+        keep = norms.argsort(stable=True)[:n].sort().values  # the n least steep, in draw order
+        return samples[keep]
 
     def _noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I): (n, Z)."""
@@ -304,6 +325,21 @@ class GAN(nn.Module):
             average.lerp_(live, 1 - decay)
         if self._generator_has_batch_norm:
             self.average_generator(z)  # training mode: updates the running statistics only
+
+
+def jacobian_frobenius_norms(function, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``function`` (B, Z) -> (B, *D), ``z`` (B, Z) -> function(z) (B, *D) and ‖∂function(z_b)/∂z_b‖_F (B,).
+
+    Exact, by forward-mode differentiation: one Jacobian-vector product per latent coordinate j gives column j
+    of every example's Jacobian at once, if the examples do not interact (batch norm in eval mode).
+    """
+    squared = z.new_zeros(len(z))  # (B,)
+    for j in range(z.shape[1]):
+        direction = torch.zeros_like(z)
+        direction[:, j] = 1
+        outputs, column = torch.func.jvp(function, (z,), (direction,))  # (B, *D) twice
+        squared = squared + column.flatten(1).square().sum(1)
+    return outputs, squared.sqrt()
 
 
 def has_batch_norm(network: nn.Module) -> bool:
