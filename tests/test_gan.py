@@ -302,7 +302,9 @@ def test_a_run_on_a_mixture_reports_its_mode_coverage(tmp_path):
     run = tmp_path / "ring"
     dgm.train_model("gan", "ring8", steps=20, out=run, overrides={"hidden_dim": 16}, eval_every=20)
     assert (run / "mode_coverage.png").stat().st_size > 0
-    assert "Mode coverage of 2,500 samples" in dgm.write_report(run).read_text()
+    assert (run / "mode_coverage_truncated.png").stat().st_size > 0
+    report = dgm.write_report(run).read_text()
+    assert "Mode coverage of 2,500 samples" in report and "Jacobian-based truncation" in report
 
 
 def test_mode_coverage_figure_returns_the_protocols_figures(tmp_path):

@@ -37,6 +37,7 @@ from .train.checkpoint import load_model_state
 
 PERIODIC_EVAL_EXAMPLES = 1000  # evaluation during training uses at most this many test examples
 PERIODIC_IMPORTANCE_SAMPLES = 100
+REPORT_JACOBIAN_TRUNCATION = 0.2  # the share of a GAN's latents rejected in the report's second coverage figure
 PREVIEW_COUNT = {"audio": 2, "text": 4, "strokes": 6, "video": 4}  # slow sequential samplers draw fewer
 LOOP_KEYS = (
     "steps",
@@ -80,11 +81,23 @@ def make_evaluator(
             if dataset.kind in ("image", "points"):
                 save_latent_figures(model, test, Path(run_dir))
             if dataset.modes is not None and hasattr(model, "sample"):
-                samples = model.sample(2500, generator=torch.Generator(parameter.device).manual_seed(0))  # (N, 2)
-                save_mode_coverage(samples, dataset.modes, dataset.mode_std, Path(run_dir) / "mode_coverage.png")
+                save_mode_coverages(model, dataset, Path(run_dir))
         return metrics
 
     return evaluate
+
+
+def save_mode_coverages(model: torch.nn.Module, dataset: Dataset, run_dir: Path) -> None:
+    """``mode_coverage.png`` of 2,500 samples from seed 0 and, for a model that can reject latents where its
+    generator is steep (a GAN), ``mode_coverage_truncated.png`` of 2,500 kept from the same latents and more."""
+    device = next(model.parameters()).device
+    samples = model.sample(2500, generator=torch.Generator(device).manual_seed(0))  # (N, 2)
+    save_mode_coverage(samples, dataset.modes, dataset.mode_std, run_dir / "mode_coverage.png")
+    if "jacobian_truncation" in inspect.signature(model.sample).parameters:
+        generator = torch.Generator(device).manual_seed(0)
+        kept = model.sample(2500, generator=generator, jacobian_truncation=REPORT_JACOBIAN_TRUNCATION)  # (N, 2)
+        title = f"{REPORT_JACOBIAN_TRUNCATION:.0%} of the latents rejected"
+        save_mode_coverage(kept, dataset.modes, dataset.mode_std, run_dir / "mode_coverage_truncated.png", title)
 
 
 def save_preview(model: torch.nn.Module, dataset: Dataset, samples_path: Path) -> None:

@@ -52,10 +52,12 @@ def save_scatter(samples: torch.Tensor, path: Path, reference: torch.Tensor | No
     figure.savefig(path)
 
 
-def save_mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, path: Path) -> dict[str, float]:
+def save_mode_coverage(
+    samples: torch.Tensor, modes: torch.Tensor, std: float, path: Path, title: str = ""
+) -> dict[str, float]:
     """Samples (N, 2) of a mixture's model over its modes (M, 2) with their 3σ discs (PacGAN's high-quality
     region): high-quality samples in blue, the rest in red, covered modes ringed in green. Returns the
-    ``dgm.eval.coverage.mode_coverage`` figures shown in the title."""
+    ``dgm.eval.coverage.mode_coverage`` figures shown in the title, after ``title`` if given."""
     samples, modes = samples.detach().double().cpu(), modes.double().cpu()
     coverage = mode_coverage(samples, modes, std)
     distances, nearest = torch.cdist(samples, modes).min(dim=1)  # (N,), (N,)
@@ -72,7 +74,7 @@ def save_mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, p
         axes.add_patch(Circle(tuple(centre), 3 * std, fill=False, color=colour, linewidth=1))
     axes.set_aspect("equal")
     axes.set_title(
-        f"{coverage['modes_covered']:.0f}/{coverage['num_modes']:.0f} modes, "
+        (f"{title}\n" if title else "") + f"{coverage['modes_covered']:.0f}/{coverage['num_modes']:.0f} modes, "
         f"{100 * coverage['high_quality_fraction']:.1f}% high quality, KL {coverage['reverse_kl_modes']:.2f}",
         fontsize=9,
     )

@@ -11,6 +11,8 @@ from .media import embed_sample_file
 
 FIGURES = LATENT_FIGURES | {  # file in the run folder -> heading in the report
     "mode_coverage.png": "Mode coverage of 2,500 samples (PacGAN's protocol: within 3σ of a mode is high quality)",
+    "mode_coverage_truncated.png": "The same with Jacobian-based truncation: the latents where the generator is "
+    "steepest rejected (Tanielian et al. 2020), so no longer the generator's distribution",
 }
 
 
