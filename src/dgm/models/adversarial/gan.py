@@ -46,6 +46,7 @@ Example::
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -327,7 +328,9 @@ class GAN(nn.Module):
             self.average_generator(z)  # training mode: updates the running statistics only
 
 
-def jacobian_frobenius_norms(function, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def jacobian_frobenius_norms(
+    function: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``function`` (B, Z) -> (B, *D), ``z`` (B, Z) -> function(z) (B, *D) and ‖∂function(z_b)/∂z_b‖_F (B,).
 
     Exact, by forward-mode differentiation: one Jacobian-vector product per latent coordinate j gives column j
