@@ -184,6 +184,52 @@ def test_algorithm_1_takes_k_critic_steps_on_k_minibatches_then_one_generator_st
     assert all(torch.equal(real, chunk) for real, chunk in zip(reals, batch.split(4), strict=True))
 
 
+def test_pacgan_critic_scores_packs_of_consecutive_samples_concatenated_on_the_first_axis():
+    model = build_model("gan", {"pack": 2, "batch_size": 4, "num_critic_steps": 2}, (2,))
+    critic_inputs = []
+    model.critic.register_forward_hook(lambda module, inputs, output: critic_inputs.append(inputs[0].detach()))
+    batch = torch.randn(8, 2)  # k·m examples
+    model.train_step(batch, model.optimizers(), lambda loss: loss.backward())
+    # per critic step 2 real packs then 2 fake ones, each (4,) = two samples side by side; then 2 fake packs
+    assert [tuple(inputs.shape) for inputs in critic_inputs] == [(4, 4), (4, 4), (2, 4)]
+    for inputs, real in zip(critic_inputs[:2], batch.split(4), strict=True):
+        torch.testing.assert_close(
+            inputs[:2], torch.stack([torch.cat([real[0], real[1]]), torch.cat([real[2], real[3]])])
+        )
+
+
+@pytest.mark.parametrize("critic", ["plain", "gradient_penalty", "spectral", "dudley"])
+def test_pacgan_packs_images_along_channels_with_every_critic(critic):
+    objective = "gan" if critic == "plain" else "wasserstein"
+    overrides = {"pack": 2, "batch_size": 4, "conv_width": 8, "objective": objective, "critic": critic}
+    model = build_model("dcgan", overrides, (1, 28, 28))
+    images = torch.rand(4, 1, 28, 28)
+    assert model.critic(model._packed(images)).shape == (2,)
+    torch.testing.assert_close(model._packed(images)[1], images[2:].squeeze(1))  # pack 1: images 2 and 3 as channels
+    losses = model.train_step(images, model.optimizers(), lambda loss: loss.backward())
+    assert all(math.isfinite(value) for value in losses.values()), losses
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"pack": 0}, "pack must be >= 1, got 0"), ({"pack": 4, "batch_size": 6}, "multiple of pack, got 6")],
+)
+def test_a_pack_that_does_not_divide_the_minibatch_is_a_user_error(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("gan", overrides)
+
+
+@pytest.mark.slow
+def test_pacgan_covers_the_modes_of_ring8():
+    ring8 = load_dataset("ring8")
+    overrides = {"latent_dim": 2, "hidden_dim": 128, "learning_rate": 1e-3, "batch_size": 256, "pack": 2}
+    samples = samples_after_training_on(ring8, overrides, steps=2000)  # (2500, 2)
+    coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
+    near_a_mode = (torch.cdist(samples, ring8.modes).min(dim=1).values < 0.3).float().mean().item()
+    # as test_gan_covers_the_modes_of_ring8, whose bounds are explained there
+    assert coverage["modes_covered"] >= 6 and near_a_mode >= 0.6, (coverage, near_a_mode)
+
+
 @pytest.mark.parametrize("critic", ["plain", "clip", "gradient_penalty", "spectral", "dudley"])
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_every_objective_trains_with_every_critic(objective, critic):

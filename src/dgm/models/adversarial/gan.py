@@ -19,9 +19,9 @@ A GAN here is three choices composed:
   the Dudley GAN, whose IPM is the Dudley metric.
 
 Algorithm 1, per training iteration:
-  1. for k steps: sample m noise vectors z ~ p(z) and m examples x ~ p_data; descend the critic's
-     loss (for ``gan``: −(1/m) Σ [log D(x) + log(1 − D(G(z)))]), plus the gradient penalty if the
-     critic has one; then clip its weights if the critic is clipped;
+  1. for k steps: sample m noise vectors z ~ p(z) and m examples x ~ p_data (with ``pack``, the critic
+     scores them in packs); descend the critic's loss (for ``gan``: −(1/m) Σ [log D(x) + log(1 − D(G(z)))]),
+     plus the gradient penalty if the critic has one; then clip its weights if the critic is clipped;
   2. sample m noise vectors; descend the generator's loss (``generator_update``: the objective's
      ``single_step`` descent of the saddle value, or the ``alternative`` that ascends the critic's
      output on generated samples; for ``gan`` these are the minimax and the non-saturating losses).
@@ -33,6 +33,9 @@ Adam is the default. Options beyond the paper:
 - ``learning_rate_half_life``: both step sizes halve every so many iterations (``nn.schedule``);
 - ``generator_average``: Ḡ, an exponential moving average of G's weights (Yazıcı et al. 2019, "The Unusual
   Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval mode;
+- ``pack``: PacGAN (Lin et al. 2018, §3): the critic scores packs of ``pack`` samples, all real or all
+  generated, concatenated along the first data axis (features of points, channels of images), so it can
+  see a lack of variety that no single sample shows; each minibatch of m samples makes m/pack packs;
 - ``critic_activation=maxmin``: GroupSort activations in the MLP critic (Anil et al. 2019), whose gradient
   norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
 - ``sample(n, jacobian_truncation=r)``: after training, reject the share r of latents where G is steepest,
@@ -96,6 +99,7 @@ class GANConfig:
     clip_value: float = 0.01  # c of critic=clip
     penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
+    pack: int = 1  # samples per critic input (PacGAN, Lin et al. 2018); batch_size must be a multiple
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"  # rmsprop: WGAN's Algorithm 1 (α = 5e-5 there)
     learning_rate: float = 1e-3
     critic_learning_rate: float = 0.0  # the critic's own step size (0: learning_rate); TTUR, Heusel et al. 2017
@@ -119,6 +123,12 @@ class GANConfig:
         )
         check(self.num_critic_steps >= 1, f"num_critic_steps must be >= 1, got {self.num_critic_steps}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.pack >= 1, f"pack must be >= 1, got {self.pack}")
+        check(
+            self.batch_size % self.pack == 0,
+            f"the critic scores packs of {self.pack} samples: batch_size must be a multiple of pack, "
+            f"got {self.batch_size}",
+        )
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         check(self.critic_learning_rate >= 0, f"critic_learning_rate must be >= 0, got {self.critic_learning_rate}")
         check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
@@ -174,7 +184,8 @@ class GAN(nn.Module):
                 f"{', '.join(shaped)} shape the MLP generator: expected architecture=mlp, got {architecture}"
             )
         self.generator = self._generator(architecture, config, data_shape)
-        self.critic = self._critic(architecture, config, data_shape)
+        packed_shape = (config.pack * data_shape[0], *data_shape[1:])  # PacGAN: packs concatenated on axis 0
+        self.critic = self._critic(architecture, config, packed_shape)
         # batch norm normalises real and fake minibatches apart (as DCGAN trains); other critics score both at once
         self._critic_has_batch_norm = has_batch_norm(self.critic)
         self._generator_has_batch_norm = has_batch_norm(self.generator)
@@ -288,9 +299,10 @@ class GAN(nn.Module):
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
+            real, fake = self._packed(real), self._packed(fake)  # (m/p, p·D0, ...) each
             critic_opt.zero_grad()
             critic_loss = self.objective.critic_loss(*self._critic_scores(real, fake))
-            if config.critic == "gradient_penalty":
+            if config.critic == "gradient_penalty":  # on interpolates of whole packs
                 critic_loss = critic_loss + gradient_penalty(self.critic, real, fake, config.penalty_weight)
             backward(critic_loss)
             critic_opt.step()
@@ -299,7 +311,7 @@ class GAN(nn.Module):
         # 2. one generator step on m fresh noise vectors.
         generator_opt.zero_grad()
         z = self._noise(m)  # (m, Z)
-        generator_loss = self.objective.generator_loss(self.critic(self.generator(z)))
+        generator_loss = self.objective.generator_loss(self.critic(self._packed(self.generator(z))))
         backward(generator_loss)
         generator_opt.step()
         self.num_steps += 1
@@ -308,8 +320,13 @@ class GAN(nn.Module):
             self._update_average_generator(z)
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
 
+    def _packed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D0, ...) -> (B/p, p·D0, ...): consecutive samples in packs of p = ``pack``, concatenated on axis 0."""
+        p = self.config.pack
+        return x.reshape(len(x) // p, p * x.shape[1], *x.shape[2:])
+
     def _critic_scores(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(m, *D), (m, *D) -> D(real) (m,), D(fake) (m,); one forward (one power-iteration step) without batch norm."""
+        """(n, *D), (n, *D) -> D(real) (n,), D(fake) (n,); one forward (one power-iteration step) without batch norm."""
         if self._critic_has_batch_norm:
             return self.critic(real), self.critic(fake)
         scores = self.critic(torch.cat([real, fake]))  # (2m,)
