@@ -102,6 +102,7 @@ MODE_ROWS: dict[str, dict] = {
     "sn": F_GAN | NORMALISED | {"objective": "gan", "critic": "spectral"},  # SN-GAN: the GAN objective
     "wgan_sn": IPM | NORMALISED | {"critic": "spectral"},
     "dudley": IPM | NORMALISED | {"critic": "dudley"},
+    "pacgan4": F_GAN | {"objective": "gan", "pack": 4},  # PacGAN4: the gan row's critic on 64 packs of 4 samples
 }
 MODE_DATA = ("grid25", "ring8")
 MODE_STEPS = {"grid25": 10_000, "ring8": 5000}  # generator steps
