@@ -12,7 +12,7 @@ from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.losses.divergences import OBJECTIVES, OriginalGAN
 from dgm.models import build_model, check_data_kind, make_config
-from dgm.models.adversarial.gan import jacobian_frobenius_norms
+from dgm.models.adversarial.gan import GAN, jacobian_frobenius_norms
 from dgm.nn.lipschitz import MaxMin
 from dgm.report.figures import save_mode_coverage
 
@@ -131,18 +131,26 @@ def test_trained_critic_approaches_the_optimal_discriminator():
     )
 
 
-def samples_after_training_on(dataset, overrides: dict, steps: int, jacobian_truncations=(0.0,)) -> torch.Tensor:
-    """2,500 samples (N, 2) of a GAN trained ``steps`` generator steps on ``dataset`` from seed 0, per truncation."""
+def gan_trained_on(dataset, overrides: dict, steps: int) -> torch.nn.Module:
+    """A GAN trained ``steps`` generator steps on ``dataset`` from seed 0, in eval mode."""
     torch.manual_seed(0)
     model = build_model("gan", overrides, dataset.shape)
     optimizers = model.optimizers()
     stream = BatchStream(dataset.train, model.batch_size, seed=0)
     for _ in range(steps):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
+    return model.eval()
+
+
+def samples_of(model: torch.nn.Module, jacobian_truncation: float = 0.0) -> torch.Tensor:
+    """2,500 samples (N, 2) from seed 1."""
     with torch.no_grad():
-        draws = [model.sample(2500, generator=torch.Generator().manual_seed(1), jacobian_truncation=r)
-                 for r in jacobian_truncations]  # fmt: skip
-    return draws[0] if len(draws) == 1 else draws
+        return model.sample(2500, generator=torch.Generator().manual_seed(1), jacobian_truncation=jacobian_truncation)
+
+
+def samples_after_training_on(dataset, overrides: dict, steps: int) -> torch.Tensor:
+    """2,500 samples (N, 2) of a GAN trained ``steps`` generator steps on ``dataset`` from seed 0."""
+    return samples_of(gan_trained_on(dataset, overrides, steps))
 
 
 @pytest.mark.slow
@@ -185,7 +193,8 @@ def test_algorithm_1_takes_k_critic_steps_on_k_minibatches_then_one_generator_st
 
 
 def test_pacgan_critic_scores_packs_of_consecutive_samples_concatenated_on_the_first_axis():
-    model = build_model("gan", {"pack": 2, "batch_size": 4, "num_critic_steps": 2}, (2,))
+    model = build_model("gan", {"pack": 2, "batch_size": 2, "num_critic_steps": 2}, (2,))  # minibatches of 2 packs
+    assert model.batch_size == 8
     critic_inputs = []
     model.critic.register_forward_hook(lambda module, inputs, output: critic_inputs.append(inputs[0].detach()))
     batch = torch.randn(8, 2)  # k·m examples
@@ -201,7 +210,7 @@ def test_pacgan_critic_scores_packs_of_consecutive_samples_concatenated_on_the_f
 @pytest.mark.parametrize("critic", ["plain", "gradient_penalty", "spectral", "dudley"])
 def test_pacgan_packs_images_along_channels_with_every_critic(critic):
     objective = "gan" if critic == "plain" else "wasserstein"
-    overrides = {"pack": 2, "batch_size": 4, "conv_width": 8, "objective": objective, "critic": critic}
+    overrides = {"pack": 2, "batch_size": 2, "conv_width": 8, "objective": objective, "critic": critic}
     model = build_model("dcgan", overrides, (1, 28, 28))
     images = torch.rand(4, 1, 28, 28)
     assert model.critic(model._packed(images)).shape == (2,)
@@ -210,23 +219,26 @@ def test_pacgan_packs_images_along_channels_with_every_critic(critic):
     assert all(math.isfinite(value) for value in losses.values()), losses
 
 
-@pytest.mark.parametrize(
-    "overrides, message",
-    [({"pack": 0}, "pack must be >= 1, got 0"), ({"pack": 4, "batch_size": 6}, "multiple of pack, got 6")],
-)
-def test_a_pack_that_does_not_divide_the_minibatch_is_a_user_error(overrides, message):
-    with pytest.raises(ConfigError, match=message):
-        make_config("gan", overrides)
+def test_a_minibatch_cut_short_drops_its_last_incomplete_pack_and_pack_0_is_a_user_error():
+    model = build_model("gan", {"pack": 2, "batch_size": 4}, (2,))  # minibatches of 8 samples
+    critic_inputs = []
+    model.critic.register_forward_hook(lambda module, inputs, output: critic_inputs.append(inputs[0].detach()))
+    model.train_step(torch.randn(7, 2), model.optimizers(), lambda loss: loss.backward())  # a training set of 7
+    assert [tuple(inputs.shape) for inputs in critic_inputs] == [(6, 4), (4, 4)]  # 3 real + 3 fake packs; 4 fake
+    with pytest.raises(ConfigError, match="pack must be >= 1, got 0"):
+        make_config("gan", {"pack": 0})
 
 
 @pytest.mark.slow
 def test_pacgan_covers_the_modes_of_ring8():
     ring8 = load_dataset("ring8")
-    overrides = {"latent_dim": 2, "hidden_dim": 128, "learning_rate": 1e-3, "batch_size": 256, "pack": 2}
+    # 128 packs of 2: the 256 samples per minibatch of test_gan_covers_the_modes_of_ring8
+    overrides = {"latent_dim": 2, "hidden_dim": 128, "learning_rate": 1e-3, "batch_size": 128, "pack": 2}
     samples = samples_after_training_on(ring8, overrides, steps=2000)  # (2500, 2)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     near_a_mode = (torch.cdist(samples, ring8.modes).min(dim=1).values < 0.3).float().mean().item()
-    # as test_gan_covers_the_modes_of_ring8, whose bounds are explained there
+    # The bounds of test_gan_covers_the_modes_of_ring8 (explained there): packing still learns the ring. Whether it
+    # collapses less is a matter of many seeds, measured by the benchmark's pacgan4 row.
     assert coverage["modes_covered"] >= 6 and near_a_mode >= 0.6, (coverage, near_a_mode)
 
 
@@ -332,21 +344,31 @@ def test_wgan_gp_covers_the_modes_of_ring8():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the game's trajectory depends on the summation order: fix it, as the seed
     try:
-        samples, truncated = samples_after_training_on(ring8, overrides, 1000, (0.0, 0.2))  # (2500, 2) each
+        model = gan_trained_on(ring8, overrides, steps=1000)
+        samples, truncated = samples_of(model), samples_of(model, jacobian_truncation=0.2)  # (2500, 2) each
     finally:
         torch.set_num_threads(threads)
     coverage = mode_coverage(samples, ring8.modes, ring8.mode_std)
     # seeds 0-3 gave 8 modes and a reverse KL of 0.05-0.26: the high-quality samples are spread over the modes
     assert coverage["modes_covered"] >= 7 and coverage["reverse_kl_modes"] <= 0.5, coverage
     # Jacobian-based truncation rejects latents on the paths between modes: more of the rest lie within 3σ
+    # (seed 0: 37% high quality, 46% with 20% of the latents rejected; rejecting at random would keep 37%)
     kept = mode_coverage(truncated, ring8.modes, ring8.mode_std)
     assert kept["high_quality_fraction"] > coverage["high_quality_fraction"] + 0.05, (coverage, kept)
     assert kept["modes_covered"] >= 7, kept
 
 
-def test_a_run_on_a_mixture_reports_its_mode_coverage(tmp_path):
+def test_a_run_on_a_mixture_reports_its_mode_coverage(tmp_path, monkeypatch):
+    draws, sample = [], GAN.sample  # (n, jacobian_truncation) of every GAN.sample call
+
+    def recorded(self, n, *, generator=None, jacobian_truncation=0.0):
+        draws.append((n, jacobian_truncation))
+        return sample(self, n, generator=generator, jacobian_truncation=jacobian_truncation)
+
+    monkeypatch.setattr(GAN, "sample", recorded)
     run = tmp_path / "ring"
     dgm.train_model("gan", "ring8", steps=20, out=run, overrides={"hidden_dim": 16}, eval_every=20)
+    assert (2500, 0.0) in draws and (2500, 0.2) in draws  # the plain figure's samples and the truncated one's
     assert (run / "mode_coverage.png").stat().st_size > 0
     assert (run / "mode_coverage_truncated.png").stat().st_size > 0
     report = dgm.write_report(run).read_text()
@@ -511,12 +533,40 @@ def test_jacobian_frobenius_norms_match_autograd_per_example(name, shape):
     samples, norms = jacobian_frobenius_norms(model.generate, z)  # (5, *D), (5,)
     torch.testing.assert_close(samples, model.generate(z))
     for b in range(5):
-        jacobian = torch.autograd.functional.jacobian(lambda v: model.generate(v[None])[0], z[b])  # (*D, 3)
+        jacobian = torch.autograd.functional.jacobian(lambda v: model.generate(v[None])[0], z[b], vectorize=True)
         torch.testing.assert_close(norms[b], jacobian.norm())
 
 
-def test_a_jacobian_truncation_outside_0_1_is_a_user_error():
+def test_a_jacobian_truncation_outside_0_1_or_of_a_batch_norm_generator_in_training_mode_is_a_user_error():
     model = build_model("gan", {"latent_dim": 2}, (2,))
     for rejected in (-0.1, 1.0):
         with pytest.raises(ConfigError, match=rf"expected a number in \[0, 1\), got {rejected}"):
             model.sample(4, jacobian_truncation=rejected)
+    model = build_model("gan", {"latent_dim": 2, "generator_batch_norm": True}, (2,))
+    with pytest.raises(ConfigError, match=r"needs the model in eval mode \(model.eval\(\)\)"):
+        model.sample(4, jacobian_truncation=0.2)
+    assert model.eval().sample(4, jacobian_truncation=0.2).shape == (4, 2)
+
+
+@pytest.mark.parametrize("n, rejected, pool", [(10, 0.3, 15), (1, 0.8, 5), (2500, 0.2, 3125)])
+def test_jacobian_truncation_draws_n_over_1_minus_r_latents_rounded_up(n, rejected, pool):
+    model = build_model("gan", {"latent_dim": 1}, (2,)).eval()
+    generator, reference = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert model.sample(n, generator=generator, jacobian_truncation=rejected).shape == (n, 2)
+    torch.randn(pool, 1, generator=reference)
+    torch.testing.assert_close(torch.randn(3, generator=generator), torch.randn(3, generator=reference))
+
+
+def test_jacobian_truncation_keeps_the_earlier_of_equal_norms_and_samples_the_averaged_generator():
+    model = build_model("gan", {"latent_dim": 2}, (2,)).double().eval()
+    model.generator = torch.nn.Linear(2, 2).double()  # affine: every latent's Jacobian is the same matrix
+    kept = model.sample(2500, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.2)
+    z = torch.randn(3125, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(kept, model.generator(z)[:2500], rtol=0, atol=0)
+    model = build_model("gan", {"latent_dim": 2, "generator_average": 0.9}, (2,)).double()
+    model.train_step(torch.randn(64, 2, dtype=torch.float64), model.optimizers(), lambda loss: loss.backward())
+    model.eval()
+    kept = model.sample(20, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.5)  # (20, 2)
+    z = torch.randn(40, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    averaged, live = model.average_generator(z), model.generator(z)  # (40, 2) each
+    assert all((averaged == row).all(1).any() and not (live == row).all(1).any() for row in kept)

@@ -74,7 +74,7 @@ def test_cli_samples_a_gan_with_jacobian_truncation_and_refuses_a_share_outside_
     assert np.load(out).shape == (10, 2)
     result = dgm("sample", str(run), "--jacobian-truncation", "1.5", "--out", str(tmp_path / "t.npy"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "jacobian_truncation is the share of latents rejected: expected a number in [0, 1), got 1.5" in result.stderr
+    assert "--jacobian-truncation is the share of latents rejected: expected [0, 1), got 1.5" in result.stderr
     assert not (tmp_path / "t.npy").exists()
 
 

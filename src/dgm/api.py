@@ -89,7 +89,7 @@ def make_evaluator(
 
 def save_mode_coverages(model: torch.nn.Module, dataset: Dataset, run_dir: Path) -> None:
     """``mode_coverage.png`` of 2,500 samples from seed 0 and, for a model that can reject latents where its
-    generator is steep (a GAN), ``mode_coverage_truncated.png`` of 2,500 kept from the same latents and more."""
+    generator is steep (a GAN), ``mode_coverage_truncated.png`` of 2,500 kept of latents drawn from the same seed."""
     device = next(model.parameters()).device
     samples = model.sample(2500, generator=torch.Generator(device).manual_seed(0))  # (N, 2)
     save_mode_coverage(samples, dataset.modes, dataset.mode_std, run_dir / "mode_coverage.png")
@@ -367,6 +367,10 @@ def sample(
         raise ConfigError(f"-n must be >= 1, got {n}")
     if length is not None and length < 1:
         raise ConfigError(f"--length must be >= 1, got {length}")
+    if jacobian_truncation is not None and not 0 <= jacobian_truncation < 1:
+        raise ConfigError(
+            f"--jacobian-truncation is the share of latents rejected: expected [0, 1), got {jacobian_truncation}"
+        )
     given = (("prompt", prompt), ("text", text), ("length", length), ("jacobian_truncation", jacobian_truncation))
     conditions = {k: v for k, v in given if v is not None}
     model = load(run_dir)

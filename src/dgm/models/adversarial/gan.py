@@ -19,9 +19,9 @@ A GAN here is three choices composed:
   the Dudley GAN, whose IPM is the Dudley metric.
 
 Algorithm 1, per training iteration:
-  1. for k steps: sample m noise vectors z ~ p(z) and m examples x ~ p_data (with ``pack``, the critic
-     scores them in packs); descend the critic's loss (for ``gan``: −(1/m) Σ [log D(x) + log(1 − D(G(z)))]),
-     plus the gradient penalty if the critic has one; then clip its weights if the critic is clipped;
+  1. for k steps: sample m noise vectors z ~ p(z) and m examples x ~ p_data (with ``pack`` p, m packs of
+     p each); descend the critic's loss (for ``gan``: −(1/m) Σ [log D(x) + log(1 − D(G(z)))]), plus the
+     gradient penalty if the critic has one; then clip its weights if the critic is clipped;
   2. sample m noise vectors; descend the generator's loss (``generator_update``: the objective's
      ``single_step`` descent of the saddle value, or the ``alternative`` that ascends the critic's
      output on generated samples; for ``gan`` these are the minimax and the non-saturating losses).
@@ -33,13 +33,15 @@ Adam is the default. Options beyond the paper:
 - ``learning_rate_half_life``: both step sizes halve every so many iterations (``nn.schedule``);
 - ``generator_average``: Ḡ, an exponential moving average of G's weights (Yazıcı et al. 2019, "The Unusual
   Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval mode;
-- ``pack``: PacGAN (Lin et al. 2018, §3): the critic scores packs of ``pack`` samples, all real or all
-  generated, concatenated along the first data axis (features of points, channels of images), so it can
-  see a lack of variety that no single sample shows; each minibatch of m samples makes m/pack packs;
+- ``pack``: PacGAN (Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in generative adversarial
+  networks"): the critic scores packs of p = ``pack`` samples, all real or all generated, concatenated along
+  the first data axis (features of points, channels of images), so it can see a lack of variety that no
+  single sample shows. As in the authors' code, ``batch_size`` then counts packs: a minibatch holds m·p samples;
 - ``critic_activation=maxmin``: GroupSort activations in the MLP critic (Anil et al. 2019), whose gradient
   norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
 - ``sample(n, jacobian_truncation=r)``: after training, reject the share r of latents where G is steepest,
-  which lie on the paths between modes (Tanielian et al. 2020; ``dgm sample --jacobian-truncation``).
+  which lie on the paths between modes (Tanielian, Issenhuth, Dohmatob & Mary 2020, "Learning disconnected
+  manifolds: a no GAN's land"; ``dgm sample --jacobian-truncation``).
 
 Example::
 
@@ -99,13 +101,13 @@ class GANConfig:
     clip_value: float = 0.01  # c of critic=clip
     penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
-    pack: int = 1  # samples per critic input (PacGAN, Lin et al. 2018); batch_size must be a multiple
+    pack: int = 1  # samples per critic input (PacGAN, Lin et al. 2018); batch_size then counts packs
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"  # rmsprop: WGAN's Algorithm 1 (α = 5e-5 there)
     learning_rate: float = 1e-3
     critic_learning_rate: float = 0.0  # the critic's own step size (0: learning_rate); TTUR, Heusel et al. 2017
     momentum: float = 0.5  # SGD momentum, or Adam's β1
     beta2: float = 0.999  # Adam's β2
-    batch_size: int = 64  # m in Algorithm 1
+    batch_size: int = 64  # m in Algorithm 1 (packs, with pack > 1)
     learning_rate_half_life: int = 0  # both step sizes halve every N iterations (0: constant; ``nn.schedule``)
     final_learning_rate: float = 0.0  # ... down to this
     generator_average: float = 0.0  # δ of a moving average of G's weights, sampled in eval mode (0: none)
@@ -124,11 +126,6 @@ class GANConfig:
         check(self.num_critic_steps >= 1, f"num_critic_steps must be >= 1, got {self.num_critic_steps}")
         check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         check(self.pack >= 1, f"pack must be >= 1, got {self.pack}")
-        check(
-            self.batch_size % self.pack == 0,
-            f"the critic scores packs of {self.pack} samples: batch_size must be a multiple of pack, "
-            f"got {self.batch_size}",
-        )
         check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         check(self.critic_learning_rate >= 0, f"critic_learning_rate must be >= 0, got {self.critic_learning_rate}")
         check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
@@ -164,7 +161,7 @@ class GAN(nn.Module):
         self.config = config
         self.data_shape = data_shape
         self.latent_dim = config.latent_dim
-        self.batch_size = config.batch_size * config.num_critic_steps  # k minibatches per step
+        self.batch_size = config.batch_size * config.pack * config.num_critic_steps  # k minibatches of m packs
         self.objective = make_objective(
             config.objective, pi=config.pi, alpha=config.alpha, generator_update=config.generator_update
         )
@@ -244,11 +241,12 @@ class GAN(nn.Module):
     ) -> torch.Tensor:
         """-> (n, *D) with z ~ N(0, I); with ``jacobian_truncation`` r > 0, Jacobian-based truncation.
 
-        Tanielian et al. 2020 ("Learning disconnected manifolds: a no GAN's land", §4): a continuous G of a
+        Tanielian et al. 2020 ("Learning disconnected manifolds: a no GAN's land"): a continuous G of a
         connected latent must also sample the gaps between disconnected modes, and it crosses a gap where it
         is steep. So draw ⌈n/(1 − r)⌉ latents and keep the n at which the Jacobian's Frobenius norm
-        ‖∂G/∂z‖_F is smallest, in the order they were drawn. It trades recall for precision after training,
-        like any rejection sampler: the samples are no longer G's distribution.
+        ‖∂G/∂z‖_F is smallest, in the order they were drawn (the earlier of equal norms first). It trades
+        recall for precision after training, like any rejection sampler: the samples are no longer G's
+        distribution. A generator with batch norm must be in eval mode, where each sample is its own.
         """
         check(
             0 <= jacobian_truncation < 1,
@@ -257,10 +255,15 @@ class GAN(nn.Module):
         )
         if not jacobian_truncation:
             return self.generate(self._noise(n, generator))
-        pool = math.ceil(round(n / (1 - jacobian_truncation), 9))  # round: 80 / 0.8 is 100.00000000000001
+        check(
+            not (self.training and self._generator_has_batch_norm),
+            "jacobian_truncation needs the model in eval mode (model.eval()): in training mode batch norm "
+            "makes each sample depend on the others",
+        )
+        pool = math.ceil(round(n / (1 - jacobian_truncation), 9))  # round: 1 / (1 − 0.8) is 5.000000000000001
         samples, norms = jacobian_frobenius_norms(self.generate, self._noise(pool, generator))  # (pool, *D), (pool,)
-        keep = norms.argsort(stable=True)[:n].sort().values  # the n least steep, in draw order
-        return samples[keep]
+        keep = norms.argsort(stable=True)[:n].sort().values  # (n,) the n least steep, in draw order
+        return samples[keep]  # (n, *D)
 
     def _noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I): (n, Z)."""
@@ -288,7 +291,8 @@ class GAN(nn.Module):
     def train_step(self, batch: torch.Tensor, optimizers: dict, backward: Backward) -> dict[str, float]:
         """One iteration of Algorithm 1 on ``batch`` (k·m, *D)."""
         critic_opt, generator_opt = optimizers["critic"], optimizers["generator"]
-        config, m = self.config, self.config.batch_size
+        config = self.config
+        m = config.batch_size * config.pack  # samples per minibatch (m packs of p with PacGAN)
         if config.learning_rate_half_life:
             initial_rates = ((critic_opt, self.initial_critic_learning_rate), (generator_opt, config.learning_rate))
             for optimizer, initial in initial_rates:
@@ -299,7 +303,7 @@ class GAN(nn.Module):
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
             fake = self.sample(len(real)).detach()  # (m, *D), no gradient into G
-            real, fake = self._packed(real), self._packed(fake)  # (m/p, p·D0, ...) each
+            real, fake = self._packed(real), self._packed(fake)  # (m/p, p·D0, ...) each; p = 1: (m, *D)
             critic_opt.zero_grad()
             critic_loss = self.objective.critic_loss(*self._critic_scores(real, fake))
             if config.critic == "gradient_penalty":  # on interpolates of whole packs
@@ -311,7 +315,8 @@ class GAN(nn.Module):
         # 2. one generator step on m fresh noise vectors.
         generator_opt.zero_grad()
         z = self._noise(m)  # (m, Z)
-        generator_loss = self.objective.generator_loss(self.critic(self._packed(self.generator(z))))
+        fake = self._packed(self.generator(z))  # (m/p, p·D0, ...)
+        generator_loss = self.objective.generator_loss(self.critic(fake))
         backward(generator_loss)
         generator_opt.step()
         self.num_steps += 1
@@ -321,15 +326,17 @@ class GAN(nn.Module):
         return {"critic_loss": critic_loss.item(), "generator_loss": generator_loss.item()}
 
     def _packed(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, D0, ...) -> (B/p, p·D0, ...): consecutive samples in packs of p = ``pack``, concatenated on axis 0."""
+        """(B, D0, ...) -> (⌊B/p⌋, p·D0, ...): consecutive samples in packs of p = ``pack``, concatenated on axis 0;
+        a last incomplete pack (of a minibatch cut short by a small training set) is dropped."""
         p = self.config.pack
-        return x.reshape(len(x) // p, p * x.shape[1], *x.shape[2:])
+        whole = len(x) // p
+        return x[: whole * p].reshape(whole, p * x.shape[1], *x.shape[2:])
 
     def _critic_scores(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, *D), (n, *D) -> D(real) (n,), D(fake) (n,); one forward (one power-iteration step) without batch norm."""
         if self._critic_has_batch_norm:
             return self.critic(real), self.critic(fake)
-        scores = self.critic(torch.cat([real, fake]))  # (2m,)
+        scores = self.critic(torch.cat([real, fake]))  # (2n,)
         return scores[: len(real)], scores[len(real) :]
 
     @torch.no_grad()
@@ -353,9 +360,9 @@ def jacobian_frobenius_norms(
     Exact, by forward-mode differentiation: one Jacobian-vector product per latent coordinate j gives column j
     of every example's Jacobian at once, if the examples do not interact (batch norm in eval mode).
     """
-    squared = z.new_zeros(len(z))  # (B,)
+    squared = z.new_zeros(len(z))  # (B,) ‖∂function/∂z‖²_F, summed column by column
     for j in range(z.shape[1]):
-        direction = torch.zeros_like(z)
+        direction = torch.zeros_like(z)  # (B, Z): the j-th unit vector for every example
         direction[:, j] = 1
         outputs, column = torch.func.jvp(function, (z,), (direction,))  # (B, *D) twice
         squared = squared + column.flatten(1).square().sum(1)
