@@ -35,10 +35,10 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    ``pacgan4`` (Lin et al.'s PacGAN4, ``pack=4``) is the ``gan`` row with its critic on packs of 4: the same
    256 generated samples per step, in 64 packs. In this budget it did worse than the ``gan`` row on the grid
    (15–17 modes at 2–3% high quality, against 23–25 at 70–79%) and on the ring (7–8 modes at 49–74%, against
-   8 at 93–95%): the critic's gradient for one sample depends on the other three of its pack, and on seed 0
-   neither packs of 2 (128 of them) nor 256 packs of 4 had passed 2% high quality after 5,000 steps, where
-   the ``gan`` row had 50%. PacGAN's runs (Table 1: PacGAN4 on the grid, PacGAN2 on the ring) trained far
-   longer, with a maxout critic.
+   8 at 93–95%): the critic's gradient for one sample depends on the other three of its pack. In 5,000-step
+   runs of seed 0 neither packs of 2 (128 of them) nor 256 packs of 4 reached 3% high quality; the ``gan``
+   row had 44%. PacGAN's runs (Table 1: PacGAN4 on the grid, PacGAN2 on the ring) trained far longer, with
+   a maxout critic.
 2. **Fashion-MNIST**: the DCGAN architecture (``dgm train dcgan``) for the same wall-clock budget per
    objective at 2 threads, trained in bf16-mixed by default (on these machines, which have AMX, the
    f-GAN rows' steps took 0.12–0.14 s in the full 480 s runs against float32's 0.17–0.19 s, and every
