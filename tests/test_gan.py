@@ -519,6 +519,9 @@ def test_jacobian_truncation_keeps_the_least_steep_latents_in_draw_order():
     assert (kept[:, 0].abs() > drawn[:, 0].abs().sort().values[19]).all()  # off the middle fifth of the path
     plain = model.sample(n, generator=torch.Generator().manual_seed(3), jacobian_truncation=0.0)
     torch.testing.assert_close(plain, drawn[:n], rtol=0, atol=0)  # r = 0 is the plain sampler
+    # outside torch.no_grad, a generator with parameters: the Z forward passes keep no graph
+    model = build_model("gan", {"latent_dim": 2}, (2,)).eval()
+    assert not model.sample(8, jacobian_truncation=rejected).requires_grad
 
 
 @pytest.mark.parametrize("name, shape", [("gan", (2,)), ("dcgan", (1, 28, 28))])

@@ -246,7 +246,9 @@ class GAN(nn.Module):
         is steep. So draw ⌈n/(1 − r)⌉ latents and keep the n at which the Jacobian's Frobenius norm
         ‖∂G/∂z‖_F is smallest, in the order they were drawn (the earlier of equal norms first). It trades
         recall for precision after training, like any rejection sampler: the samples are no longer G's
-        distribution. A generator with batch norm must be in eval mode, where each sample is its own.
+        distribution. A generator with batch norm must be in eval mode, where each sample is its own. The
+        truncated samples carry no gradient (the choice is not differentiable, and the graphs of Z forward
+        passes would hold gigabytes).
         """
         check(
             0 <= jacobian_truncation < 1,
@@ -261,7 +263,9 @@ class GAN(nn.Module):
             "makes each sample depend on the others",
         )
         pool = math.ceil(round(n / (1 - jacobian_truncation), 9))  # round: 1 / (1 − 0.8) is 5.000000000000001
-        samples, norms = jacobian_frobenius_norms(self.generate, self._noise(pool, generator))  # (pool, *D), (pool,)
+        z = self._noise(pool, generator)  # (pool, Z)
+        with torch.no_grad():  # forward-mode differentiation needs no graph
+            samples, norms = jacobian_frobenius_norms(self.generate, z)  # (pool, *D), (pool,)
         keep = norms.argsort(stable=True)[:n].sort().values  # (n,) the n least steep, in draw order
         return samples[keep]  # (n, *D)
 
