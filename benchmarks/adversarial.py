@@ -47,7 +47,10 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    features of a classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy
    is reported). A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
    scored FID 24.1 with an independent Fashion-MNIST feature network: that scorer is not ours, so the
-   figures here compare our objectives with each other.
+   figures here compare our objectives with each other. Each row also scores 2,000 Jacobian-truncated
+   samples (``FASHION_JACOBIAN_TRUNCATION`` of the latents rejected; its sampling time is reported: z has
+   100 values, so each sample costs 100 forward-mode passes), under the row as "JBT" (only the first row
+   with ``--quick``).
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
@@ -55,13 +58,15 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 Usage::
 
     python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, then 8 min per DCGAN
+                                                   # and about 2 min of truncated sampling
     python benchmarks/adversarial.py --quick       # one seed, 100 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only fashion
     python benchmarks/adversarial.py --only fashion --precision 32-true  # the DCGANs in float32
     python benchmarks/adversarial.py --only modes --mixtures ring8 --rows wgan_gp sn dudley --threads 1
 
 The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
-``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer.
+``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer,
+and the truncated ones as ``dcgan_<row>_jbt20.npz``.
 
 Every figure is merged into ``benchmarks/results/adversarial.json`` (``adversarial-quick.json`` for
 ``--quick``) as soon as it is measured, e.g. ``grid25_wgan_gp_modes_seed0``, ``fashion_dcgan_sn_fid``, with
@@ -125,6 +130,7 @@ MODE_STEPS = {"grid25": 10_000, "ring8": 5000}  # generator steps
 QUICK_MODE_STEPS = 100
 NUM_MODE_SAMPLES = 2500
 JACOBIAN_TRUNCATIONS = (0.1, 0.2, 0.3)  # shares of latents rejected after training (Tanielian et al. 2020)
+FASHION_JACOBIAN_TRUNCATION = 0.2  # one share: a DCGAN's z has 100 values, so 100 forward passes per sample
 EVAL_EVERY = 500
 
 # Radford et al.'s settings (the dcgan catalogue defaults) for the f-GAN rows; Gulrajani et al.'s for the IPMs:
@@ -237,8 +243,11 @@ def save_samples(images: torch.Tensor, path: Path) -> None:
     np.savez_compressed(path, images=pixels)
 
 
-def fashion_rows(budget: float, folder: Path, results: Results, samples_folder: Path | None) -> None:
-    """Each objective trains the DCGAN for ``budget`` seconds in ``results.precision``; FID etc. in float32."""
+def fashion_rows(
+    budget: float, folder: Path, results: Results, samples_folder: Path | None, truncated_rows: int | None = None
+) -> None:
+    """Each objective trains the DCGAN for ``budget`` seconds in ``results.precision``; FID etc. in float32, of
+    the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows; None: every row)."""
     try:
         dataset = load_dataset("fashion-mnist")
     except DataError as error:
@@ -249,25 +258,37 @@ def fashion_rows(budget: float, folder: Path, results: Results, samples_folder: 
     print(f"  feature network: test accuracy {feature_net.test_accuracy:.3f} ({seconds:.0f} s, cached after)")
     real = dataset.test[-NUM_FID_IMAGES:]
     print(f"  {'objective':<10} {'steps':>6} {'FID':>8} {'KID':>16} {'precision':>10} {'recall':>7}")
-    for name, overrides in FASHION_ROWS.items():
+    for index, (name, overrides) in enumerate(FASHION_ROWS.items()):
         run = folder / f"dcgan-{name}"
         trained = dgm.train_model(
             "dcgan", "fashion-mnist", steps=STEPS_CAP, out=run, overrides=overrides, max_time=budget,
             precision=results.precision,
         )  # fmt: skip
         model = dgm.load(run).eval()
-        with torch.no_grad():
-            fake = torch.cat([model.sample(500, generator=torch.Generator().manual_seed(i)) for i in range(4)])  # 2,000
-        if samples_folder is not None:
-            save_samples(fake, samples_folder / f"dcgan_{name}.npz")
-        metrics = implicit_metrics(real, fake, feature_net)
-        figures = {f"fashion_dcgan_{name}_{key}": value for key, value in metrics.items()}
-        figures |= {f"fashion_dcgan_{name}_train_steps": float(trained.step), f"fashion_dcgan_{name}_train_s": budget}
+        samplings = {"": 0.0}
+        if truncated_rows is None or index < truncated_rows:
+            samplings[f"_jbt{round(FASHION_JACOBIAN_TRUNCATION * 100)}"] = FASHION_JACOBIAN_TRUNCATION
+        figures = {f"fashion_dcgan_{name}_train_steps": float(trained.step), f"fashion_dcgan_{name}_train_s": budget}
         figures |= results.settings(f"fashion_dcgan_{name}")  # per row: a partial rerun may mix precisions
+        for suffix, share in samplings.items():
+            start = time.perf_counter()
+            with torch.no_grad():  # 2,000 samples, from the same 4 seeds either way
+                fake = torch.cat(
+                    [model.sample(500, generator=torch.Generator().manual_seed(i), jacobian_truncation=share)
+                     for i in range(4)]
+                )  # fmt: skip
+            seconds = time.perf_counter() - start
+            if samples_folder is not None:
+                save_samples(fake, samples_folder / f"dcgan_{name}{suffix}.npz")
+            metrics = implicit_metrics(real, fake, feature_net)
+            figures |= {f"fashion_dcgan_{name}{suffix}_{key}": value for key, value in metrics.items()}
+            figures[f"fashion_dcgan_{name}{suffix}_sampling_s"] = seconds
+            kid = f"{metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f}"
+            label = f"  JBT, {share:.0%} out" if share else f"{name:<10} {trained.step:>6}"
+            note = f"{seconds:.0f} s" if share else ""
+            print(f"  {label:<17} {metrics['fid']:>8.2f} {kid:>16} "
+                  f"{metrics['precision']:>10.3f} {metrics['recall']:>7.3f} {note:>6}".rstrip())  # fmt: skip
         results.record(figures, forget=("fashion_threads", "fashion_bf16_mixed"))
-        kid = f"{metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f}"
-        print(f"  {name:<10} {trained.step:>6} {metrics['fid']:>8.2f} {kid:>16} "
-              f"{metrics['precision']:>10.3f} {metrics['recall']:>7.3f}")  # fmt: skip
 
 
 def game_rows(results: Results) -> None:
@@ -317,7 +338,7 @@ def main() -> None:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective in {args.precision}:")
         with tempfile.TemporaryDirectory() as tmp:
-            fashion_rows(budget, Path(tmp), results, None if args.quick else SAMPLES)
+            fashion_rows(budget, Path(tmp), results, None if args.quick else SAMPLES, 1 if args.quick else None)
     if "game" in parts:
         print("\nThe bilinear game min_x max_y x·y, step 0.2:")
         game_rows(results)
