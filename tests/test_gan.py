@@ -12,6 +12,7 @@ from dgm.data import BatchStream, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.losses.divergences import OBJECTIVES, OriginalGAN
 from dgm.models import build_model, check_data_kind, make_config
+from dgm.models.adversarial import gan as gan_module
 from dgm.models.adversarial.gan import GAN, jacobian_frobenius_norms
 from dgm.nn.lipschitz import MaxMin
 from dgm.report.figures import save_mode_coverage
@@ -522,6 +523,14 @@ def test_jacobian_truncation_keeps_the_least_steep_latents_in_draw_order():
     # outside torch.no_grad, a generator with parameters: the Z forward passes keep no graph
     model = build_model("gan", {"latent_dim": 2}, (2,)).eval()
     assert not model.sample(8, jacobian_truncation=rejected).requires_grad
+
+
+def test_jacobian_truncation_in_chunks_keeps_the_same_samples(monkeypatch):
+    model = build_model("gan", {"latent_dim": 2}, (2,)).double().eval()
+    whole = model.sample(40, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.5)  # pool of 80
+    monkeypatch.setattr(gan_module, "JACOBIAN_CHUNK", 7)  # 11 chunks of 7 and one of 3
+    chunked = model.sample(40, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.5)
+    torch.testing.assert_close(chunked, whole)
 
 
 @pytest.mark.parametrize("name, shape", [("gan", (2,)), ("dcgan", (1, 28, 28))])

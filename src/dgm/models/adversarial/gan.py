@@ -80,6 +80,7 @@ Objective = Literal[OBJECTIVES]  # the names of ``losses.divergences.OBJECTIVES`
 Critic = Literal["plain", "clip", "gradient_penalty", "spectral", "dudley"]
 LIPSCHITZ_CRITICS = ("clip", "gradient_penalty", "spectral", "dudley")
 MLP_GENERATOR_OPTIONS = ("generator_hidden_dim", "generator_hidden_layers", "generator_batch_norm")
+JACOBIAN_CHUNK = 4096  # latents per batch of Jacobian-vector products (a DCGAN's 28×28: about 0.7 GB each)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,8 @@ class GAN(nn.Module):
         pool = math.ceil(round(n / (1 - jacobian_truncation), 9))  # round: 1 / (1 − 0.8) is 5.000000000000001
         z = self._noise(pool, generator)  # (pool, Z)
         with torch.no_grad():  # forward-mode differentiation needs no graph
-            samples, norms = jacobian_frobenius_norms(self.generate, z)  # (pool, *D), (pool,)
+            chunks = [jacobian_frobenius_norms(self.generate, part) for part in z.split(JACOBIAN_CHUNK)]
+        samples, norms = (torch.cat(parts) for parts in zip(*chunks, strict=True))  # (pool, *D), (pool,)
         keep = norms.argsort(stable=True)[:n].sort().values  # (n,) the n least steep, in draw order
         return samples[keep]  # (n, *D)
 
