@@ -29,10 +29,12 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the
    N where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the
-   row with its gain in high-quality share; it is a sampler, not training, so the target and its step are
-   judged on the plain samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high
-   quality and KL 0.007/0.004/0.010, the target on every seed; GAN rises to 86–96% but keeps 21–22 modes
-   (its thin modes are steep too), Dudley to 86–94% with 23–24 modes, SN to 51–76% with 24–25.
+   row with its gain in high-quality share (in the committed results: gan, wgan_gp, sn, dudley, pacgan4
+   and alpha_above_1 on both mixtures; the other rows were measured before JBT); it is a sampler, not
+   training, so the target and its step are judged on the plain samples only. On grid25 at r = 0.2
+   WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and KL 0.007/0.004/0.010, the target on every
+   seed; GAN rises to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with
+   23–24 modes, SN to 51–76% with 24–25.
 
    ``pacgan4`` (Lin et al.'s PacGAN4, ``pack=4``) is the ``gan`` row with its critic on packs of 4: the same
    256 generated samples per step, in 64 packs. In this budget it did worse than the ``gan`` row on the grid
@@ -52,13 +54,14 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    figures here compare our objectives with each other. Each row also scores 2,000 Jacobian-truncated
    samples (``FASHION_JACOBIAN_TRUNCATION`` of the latents rejected; its sampling time is reported: z has
    100 values, so each sample costs 100 forward-mode passes), under the row as "JBT" (only the first row
-   with ``--quick``). In the full run of 2026-11-28 JBT lowered FID for gan 30.7 → 27.8, pearson 30.0 → 28.7,
-   sn 51.0 → 49.9 and dudley 70.3 → 68.1, with precision up 0.02–0.04 and recall down 0.01–0.05; it left
+   with ``--quick``). In the full run of 2026-11-28 JBT lowered FID for gan 30.6 → 27.8, pearson 30.0 → 28.7,
+   sn 51.0 → 49.8 and dudley 70.3 → 68.1, with precision up 0.02–0.04 and recall down 0.01–0.02; it left
    wgan_gp at 81.1 and made hellinger worse (164 → 175), whose generator had not learnt the data. The
-   budget is wall-clock, so the steps and the plain FIDs move between full runs (gan 33.2 and 30.7,
-   wgan_gp 76.4 and 81.2 in two of them). Sampling a moving average of G's weights instead
+   budget is wall-clock, so the steps and the plain FIDs move between full runs (gan 33.2 and 30.6,
+   wgan_gp 76.4 and 81.1 in two of them). Sampling a moving average of G's weights instead
    (``generator_average=0.999``) did not help in this budget: FID 32.5 for gan and 32.1 for pearson, one
-   480 s run each.
+   480 s run each; nor did the two time-scale update rule (Heusel et al. 2017: G at 1e-4, the critic at
+   4e-4), FID 43.8 for gan in 4,474 steps.
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
@@ -66,7 +69,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 Usage::
 
     python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, then 8 min per DCGAN
-                                                   # and about 2 min of truncated sampling
+                                                   # and about 2 min of truncated sampling each
     python benchmarks/adversarial.py --quick       # one seed, 100 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only fashion
     python benchmarks/adversarial.py --only fashion --precision 32-true  # the DCGANs in float32

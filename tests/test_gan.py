@@ -520,16 +520,28 @@ def test_jacobian_truncation_keeps_the_least_steep_latents_in_draw_order():
     assert (kept[:, 0].abs() > drawn[:, 0].abs().sort().values[19]).all()  # off the middle fifth of the path
     plain = model.sample(n, generator=torch.Generator().manual_seed(3), jacobian_truncation=0.0)
     torch.testing.assert_close(plain, drawn[:n], rtol=0, atol=0)  # r = 0 is the plain sampler
+
+
+def test_jacobian_truncated_samples_carry_no_gradient():
     # outside torch.no_grad, a generator with parameters: the Z forward passes keep no graph
     model = build_model("gan", {"latent_dim": 2}, (2,)).eval()
-    assert not model.sample(8, jacobian_truncation=rejected).requires_grad
+    assert model.sample(8).requires_grad  # the plain sampler keeps G's graph
+    assert not model.sample(8, jacobian_truncation=0.2).requires_grad
 
 
 def test_jacobian_truncation_in_chunks_keeps_the_same_samples(monkeypatch):
     model = build_model("gan", {"latent_dim": 2}, (2,)).double().eval()
     whole = model.sample(40, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.5)  # pool of 80
-    monkeypatch.setattr(gan_module, "JACOBIAN_CHUNK", 7)  # 11 chunks of 7 and one of 3
+    monkeypatch.setattr(gan_module, "JACOBIAN_CHUNK", 7)
+    sizes = []
+
+    def counted(function, z):
+        sizes.append(len(z))
+        return jacobian_frobenius_norms(function, z)
+
+    monkeypatch.setattr(gan_module, "jacobian_frobenius_norms", counted)
     chunked = model.sample(40, generator=torch.Generator().manual_seed(0), jacobian_truncation=0.5)
+    assert sizes == [7] * 11 + [3]
     torch.testing.assert_close(chunked, whole)
 
 
