@@ -160,6 +160,11 @@ ROWS = ["modes", "fashion", "game"]
 GAME_PLOT = RESULTS.with_name("bilinear_game.png")
 
 
+def jbt_suffix(share: float) -> str:
+    """The key suffix of figures from Jacobian-truncated samples: ``_jbt20`` for 20% of the latents rejected."""
+    return f"_jbt{round(100 * share)}"
+
+
 def target_met(data: str, coverage: dict[str, float]) -> bool:
     """The issue's target: every mode, and on the grid ≥ 95% high-quality samples with reverse KL ≤ 0.05."""
     if coverage["modes_covered"] < coverage["num_modes"]:
@@ -216,7 +221,7 @@ def mode_rows(mixtures: list[str], names: list[str], steps: dict[str, int], seed
                     f"{data}_{name}_target_met_seed{seed}": float(first_met == first_met),
                 }  # fmt: skip
                 for share, kept in truncated.items():
-                    prefix = f"{data}_{name}_jbt{round(100 * share)}"
+                    prefix = f"{data}_{name}{jbt_suffix(share)}"
                     figures[f"{prefix}_modes_seed{seed}"] = kept["modes_covered"]
                     figures[f"{prefix}_high_quality_seed{seed}"] = kept["high_quality_fraction"]
                     figures[f"{prefix}_reverse_kl_seed{seed}"] = kept["reverse_kl_modes"]
@@ -279,7 +284,7 @@ def fashion_rows(
         model = dgm.load(run).eval()
         samplings = {"": 0.0}
         if truncated_rows is None or index < truncated_rows:
-            samplings[f"_jbt{round(FASHION_JACOBIAN_TRUNCATION * 100)}"] = FASHION_JACOBIAN_TRUNCATION
+            samplings[jbt_suffix(FASHION_JACOBIAN_TRUNCATION)] = FASHION_JACOBIAN_TRUNCATION
         figures = {f"fashion_dcgan_{name}_train_steps": float(trained.step), f"fashion_dcgan_{name}_train_s": budget}
         figures |= results.settings(f"fashion_dcgan_{name}")  # per row: a partial rerun may mix precisions
         for suffix, share in samplings.items():
