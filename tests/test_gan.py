@@ -269,6 +269,9 @@ def test_wasserstein_without_a_constrained_critic_is_a_user_error():
         (["critic=lipschitz"], "expected one of plain, clip, gradient_penalty, spectral, dudley"),
         (["objective=alpha", "alpha=1"], "alpha must be finite, not 0 and not 1, got 1.0"),
         (["objective=weighted_js", "pi=1.5"], "pi must be in \\(0, 1\\), got 1.5"),
+        (["critic=spectral", "lipschitz_constant=0"], "lipschitz_constant must be > 0, got 0"),
+        (["critic=clip", "objective=wasserstein", "lipschitz_constant=10"], "clip_value sets its bound"),
+        (["lipschitz_constant=10"], "lipschitz_constant is for critic=spectral|dudley|gradient_penalty, got"),
     ],
 )
 def test_unknown_names_and_out_of_range_parameters_list_the_valid_choices(overrides, message):
@@ -299,6 +302,33 @@ def test_spectral_and_dudley_critics_are_lipschitz_in_every_architecture(archite
         assert ratios.max() <= 1 + 1e-3, f"{critic_kind}: largest ratio {ratios.max():.4f}"
         if critic_kind == "dudley":
             assert critic(1e4 * x).abs().max() + ratios.max() <= 1 + 1e-3
+
+
+def test_lipschitz_constant_scales_the_spectral_critic_the_dudley_metric_and_the_penalty_target(monkeypatch):
+    """K = 10: the spectral critic is 10 times the K = 1 critic of the same weights, the Dudley critic squashes
+    10 times the K = 1 critic's body (the ball of the metric 10‖x − y‖), and the penalty aims at gradient norm 10."""
+    x = torch.randn(64, 2)
+    for kind in ("spectral", "dudley"):
+        critics = []
+        for k in (1.0, 10.0):
+            torch.manual_seed(0)
+            critics.append(build_model("gan", {"critic": kind, "lipschitz_constant": k}, (2,)).critic.eval())
+        unit, steep = critics
+        with torch.no_grad():
+            if kind == "spectral":
+                expected = 10 * unit(x)
+            else:  # f = softsign(s·K·h(x)) / (1 + s), with h the body
+                expected = torch.nn.functional.softsign(unit.slope() * 10 * unit.body(x)) * unit.sup_bound()
+            torch.testing.assert_close(steep(x), expected)
+            assert (steep(x) - unit(x)).abs().max() > 1e-3
+    targets = []
+    penalty = gan_module.gradient_penalty
+    recording = lambda *args, **kwargs: targets.append(kwargs["target"]) or penalty(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(gan_module, "gradient_penalty", recording)
+    config = {"critic": "gradient_penalty", "objective": "wasserstein", "lipschitz_constant": 10}
+    model = build_model("gan", config, (2,))
+    model.train_step(torch.randn(64, 2), model.optimizers(), lambda loss: loss.backward())
+    assert targets == [10]
 
 
 def test_gradient_penalty_critics_have_no_batch_norm_and_plain_dcgan_critics_do():

@@ -16,6 +16,7 @@ from dgm.nn.convnets import conv_encoder
 from dgm.nn.lipschitz import (
     DudleyCritic,
     MaxMin,
+    Scaled,
     SpectralConv2d,
     SpectralLinear,
     bounded_lipschitz_norm_estimate,
@@ -165,6 +166,42 @@ def test_dudley_critic_stays_in_the_bounded_lipschitz_ball(tight):
         assert estimates[1] >= 0.95
 
 
+def test_scaled_critic_is_k_lipschitz_and_attains_it():
+    """K·h for a 1-Lipschitz h: every ratio ≤ K, and a unit-norm linear body reaches K (so the check bites)."""
+    body = SpectralLinear(3, 1).double()
+    converge(body, torch.randn(2, 3, dtype=torch.float64), steps=3000)
+    critic = Scaled(body, 10.0)
+    x = torch.randn(2000, 3, dtype=torch.float64)
+    with torch.no_grad():
+        ratios = lipschitz_ratios(critic, x, torch.randn_like(x))
+        torch.testing.assert_close(critic(x), 10 * body(x), rtol=0, atol=0)
+    assert ratios.max().item() <= 10 * (1 + 1e-3)
+    assert ratios.max().item() >= 10 * 0.95  # pairs nearly along the weight's direction
+    with pytest.raises(ConfigError, match="> 0"):
+        Scaled(body, 0.0)
+
+
+def test_dudley_critic_with_a_metric_scale_is_in_the_ball_of_the_scaled_metric():
+    """With metric K‖x − y‖: sup|f| + Lip(f)/K ≤ 1, nearly attained by a unit linear body, while the Euclidean
+    ‖f‖_BL exceeds 1 (K = 10): the ball is that of the data scaled by K."""
+    body = SpectralLinear(2, 1).double()
+    critic = DudleyCritic(body, initial_slope=3.0, metric_scale=10.0).double()
+    converge(critic, torch.randn(2, 2, dtype=torch.float64), steps=3000)
+    assert critic.sup_bound().item() + critic.lipschitz_bound().item() == pytest.approx(1, abs=1e-12)
+    weight, bias = body.normalized_weight().detach()[0], body.bias.detach()  # h(x) = w·x + b, ‖w‖ ≈ 1
+    y = torch.randn(1000, 2, dtype=torch.float64)
+    on_zero_set = y - (y @ weight + bias)[:, None] * weight / weight.square().sum()  # h = 0: f steepest there
+    x = torch.cat([on_zero_set, 1e3 * torch.randn(100, 2, dtype=torch.float64)])  # ... and sup|f| far out
+    near = x + 1e-6 * torch.randn_like(x)
+    scaled_estimate = bounded_lipschitz_norm_estimate(critic, x, near, metric_scale=10.0)
+    assert 0.95 <= scaled_estimate <= 1 + 1e-3
+    assert bounded_lipschitz_norm_estimate(critic, x, near) > 5  # Euclidean: Lip ≈ 10·3/4
+    # the same as the unit-scale critic of the body 10·h (body_lipschitz 1 declared): the metric, not the body, scales
+    unit = DudleyCritic(Scaled(body, 10.0), initial_slope=3.0).double().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(critic(x), unit(x), rtol=1e-12, atol=1e-15)
+
+
 def test_saturated_dudley_critic_recovers():
     """Nothing holds h's offset in place, and it can wander until |s·h| is large on every sample. From there the
     critic must find its way back to the estimate an unsaturated start reaches (with tanh, 1 − tanh²(u) is 0 in
@@ -232,6 +269,19 @@ def test_gradient_penalty_is_zero_for_unit_gradient_and_lambda_for_gradient_two(
     half = lambda x: x @ (0.5 * direction / direction.norm())  # noqa: E731
     assert gradient_penalty(half, real, fake, one_sided=True).item() == 0  # norms below 1 are free one-sided
     assert gradient_penalty(half, real, fake).item() == pytest.approx(10 * 0.25, rel=1e-12)
+
+
+def test_gradient_penalty_towards_norm_k():
+    """target K: zero for ‖∇f‖ = K, λ(‖∇f‖ − K)² otherwise; a non-positive target is refused."""
+    real, fake = torch.randn(16, 5, dtype=torch.float64), torch.randn(16, 5, dtype=torch.float64)
+    direction = torch.randn(5, dtype=torch.float64)
+    direction = direction / direction.norm()
+    at_target = gradient_penalty(lambda x: x @ (10 * direction), real, fake, target=10.0)
+    below = gradient_penalty(lambda x: x @ (7 * direction), real, fake, weight=2.0, target=10.0)
+    assert at_target.item() == pytest.approx(0, abs=1e-20)
+    assert below.item() == pytest.approx(2 * 9, rel=1e-12)
+    with pytest.raises(ConfigError, match="target"):
+        gradient_penalty(lambda x: x @ direction, real, fake, target=0.0)
 
 
 def test_gradient_penalty_value_and_its_gradient_in_the_critic_parameters():

@@ -21,7 +21,8 @@ with x real and x̃ generated, λ = 10 in the paper. Per critic step (Algorithm 
 3. g = ∇_x̂ D(x̂), kept in the autograd graph (``create_graph=True``) so that the penalty trains D;
 4. penalty = λ · mean over the batch of (‖g‖₂ − 1)².
 
-``one_sided=True`` penalises only norms above 1, λ · E[max(0, ‖g‖₂ − 1)²], the variant the paper
+``target=K`` penalises (‖g‖₂ − K)² instead, for a K-Lipschitz critic: K·D for a 1-Lipschitz D, with λ/K²
+for λ. ``one_sided=True`` penalises only norms above the target, λ · E[max(0, ‖g‖₂ − 1)²], the variant the paper
 mentions in §4 ("Two-sided penalty") and Petzka et al. 2018 ("On the regularization of Wasserstein
 GANs") argue for.
 
@@ -34,7 +35,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..core.errors import DataError
+from ..core.errors import ConfigError, DataError
 
 
 def critic_gradient_norms(critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -58,17 +59,20 @@ def gradient_penalty(
     *,
     one_sided: bool = False,
     generator: torch.Generator | None = None,
+    target: float = 1.0,
 ) -> torch.Tensor:
-    """λ · E[(‖∇D(x̂)‖₂ − 1)²] on random interpolates of ``real`` and ``fake`` (B, *D) -> scalar (steps 1-4).
+    """λ · E[(‖∇D(x̂)‖₂ − K)²] on random interpolates of ``real`` and ``fake`` (B, *D) -> scalar (steps 1-4).
 
-    The penalty trains the critic only: x̂ is built from detached data. ``weight`` is λ."""
+    The penalty trains the critic only: x̂ is built from detached data. ``weight`` is λ, ``target`` K."""
     if real.shape != fake.shape:
         raise DataError(f"real and fake batches must have the same shape, got {tuple(real.shape)}, {tuple(fake.shape)}")
+    if target <= 0:
+        raise ConfigError(f"the gradient penalty's target norm must be > 0, got {target}")
     batch = real.shape[0]
     mix = torch.rand(batch, *[1] * (real.dim() - 1), generator=generator, device=real.device, dtype=real.dtype)
     interpolates = mix * real.detach() + (1 - mix) * fake.detach()  # 1.-2. (B, *D)
     norms = critic_gradient_norms(critic, interpolates)  # 3. (B,)
-    excess = (norms - 1).clamp_min(0) if one_sided else norms - 1  # (B,)
+    excess = (norms - target).clamp_min(0) if one_sided else norms - target  # (B,)
     return weight * excess.square().mean()  # 4.
 
 

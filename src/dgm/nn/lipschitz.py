@@ -31,6 +31,12 @@ Weight clipping (Arjovsky et al. 2017, Algorithm 1, step 7) is ``clip_weights_``
 The Dudley critic (Abbasnejad, Shi & van den Hengel, "Deep Lipschitz networks and Dudley GANs",
 2017/ICLR 2018 submission) bounds a Lipschitz body's output; see ``DudleyCritic``.
 
+A K-Lipschitz critic is K times a 1-Lipschitz one (``Scaled``). For the Wasserstein objective K only
+rescales the loss, but an f-GAN's critic feeds a nonlinearity: the GAN discriminator's logit should
+approach log p_data/p_G, which changes by nats within a few σ of a narrow mode, where a 1-Lipschitz
+logit can change by only a few σ. K sets the length scale the critic resolves; for the Dudley ball
+it is the metric's (``DudleyCritic(metric_scale=K)``).
+
 References:
     Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral Normalization for Generative Adversarial Networks".
     Arjovsky, Chintala & Bottou 2017, "Wasserstein Generative Adversarial Networks".
@@ -42,6 +48,7 @@ Example::
     critic = nn.Sequential(nn.Flatten(), lipschitz_mlp(2, 256, 1), nn.Flatten(0))  # (B, 2) -> (B,), Lip ≤ 1
     images = lipschitz_conv_critic((1, 28, 28), width=32)  # (B, 1, 28, 28) -> (B, 1), Lip ≤ 1
     dudley = DudleyCritic(lipschitz_mlp(2, 256, 1))  # (B, 2) -> (B,), sup|f| + Lip(f) ≤ 1
+    steep = Scaled(critic, 10.0)  # (B, 2) -> (B,), Lip ≤ 10
 """
 
 import copy
@@ -304,6 +311,20 @@ def lipschitz_conv_critic(
     return spectral_normalized(conv_encoder(data_shape, out_features, width), data_shape, num_power_iterations)
 
 
+class Scaled(nn.Module):
+    """K·h for a module h: the same shapes, Lip(K·h) = K·Lip(h); (B, ...) -> (B, ...)."""
+
+    def __init__(self, module: nn.Module, factor: float) -> None:
+        super().__init__()
+        if factor <= 0:
+            raise ConfigError(f"the scale factor must be > 0, got {factor}")
+        self.module = module
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.factor * self.module(x)
+
+
 class DudleyCritic(nn.Module):
     """A critic in the bounded-Lipschitz ball ‖f‖_BL = sup|f| + Lip(f) ≤ 1, the function class of the
     Dudley metric β(P, Q) = sup_{‖f‖_BL ≤ 1} |E_P f − E_Q f| (Dudley 2002, §11.3) that the Dudley GAN
@@ -312,12 +333,14 @@ class DudleyCritic(nn.Module):
     Construction: a body h: (B, *D) -> (B, 1) or (B,) with Lip(h) ≤ L (``body_lipschitz``; 1 for the
     spectral-normalised builders above) is squashed and scaled:
 
-        f(x) = softsign(s · h(x)) / (1 + s·L),   softsign(u) = u / (1 + |u|),   s = softplus(ρ) > 0 learnt,
+        f(x) = softsign(s · K · h(x)) / (1 + s·L),   softsign(u) = u / (1 + |u|),   s = softplus(ρ) > 0 learnt,
 
-    softsign being bounded by 1 and 1-Lipschitz, so sup|f| ≤ 1/(1 + sL) and Lip(f) ≤ sL/(1 + sL): the two sum
-    to 1 for every s, and the critic learns where in the ball to sit — large s gives a steep, small-
-    amplitude f (the Lipschitz part of the norm dominates), small s a flat one. The paper builds its
-    critic from Lipschitz-constrained layers and a bounded output in the same spirit; its exact
+    softsign being bounded by 1 and 1-Lipschitz, so sup|f| ≤ 1/(1 + sL) and Lip(f) ≤ K·sL/(1 + sL). K
+    (``metric_scale``, 1 by default) is the ball's length scale: Lipschitz constants are measured in the
+    metric d(x, y) = K‖x − y‖ (the Dudley metric of data scaled by K), in which Lip_d(f) ≤ sL/(1 + sL). The
+    bounds on sup|f| and Lip_d(f) sum to 1 for every s, and the critic learns where in the ball to sit —
+    large s gives a steep, small-amplitude f (the Lipschitz part of the norm dominates), small s a flat one.
+    The paper builds its critic from Lipschitz-constrained layers and a bounded output in the same spirit; its exact
     parametrisation of the bound is not reproduced here (the paper has no public code): this one is
     chosen because it meets ‖f‖_BL ≤ 1 exactly, for any body, by construction. (B, *D) -> (B,).
 
@@ -331,12 +354,18 @@ class DudleyCritic(nn.Module):
     least float32 under autocast: in bfloat16 softsign's gradient is already 0 at |u| = 300.
     """
 
-    def __init__(self, body: nn.Module, body_lipschitz: float = 1.0, initial_slope: float = 1.0) -> None:
+    def __init__(
+        self, body: nn.Module, body_lipschitz: float = 1.0, initial_slope: float = 1.0, metric_scale: float = 1.0
+    ) -> None:
         super().__init__()
-        if body_lipschitz <= 0 or initial_slope <= 0:
-            raise ConfigError(f"body_lipschitz and initial_slope must be > 0, got {body_lipschitz}, {initial_slope}")
+        if min(body_lipschitz, initial_slope, metric_scale) <= 0:
+            raise ConfigError(
+                "body_lipschitz, initial_slope and metric_scale must be > 0, "
+                f"got {body_lipschitz}, {initial_slope}, {metric_scale}"
+            )
         self.body = body
         self.body_lipschitz = body_lipschitz
+        self.metric_scale = metric_scale
         inverse_softplus = initial_slope + torch.log(-torch.expm1(torch.tensor(-initial_slope))).item()
         self.raw_slope = nn.Parameter(torch.tensor(inverse_softplus))  # ρ with softplus(ρ) = initial_slope
 
@@ -349,13 +378,14 @@ class DudleyCritic(nn.Module):
         return 1 / (1 + self.slope() * self.body_lipschitz)
 
     def lipschitz_bound(self) -> torch.Tensor:
-        """The guaranteed bound on Lip(f): sL/(1 + sL) = 1 − ``sup_bound()``."""
+        """The guaranteed bound on Lip(f) in the metric K‖x − y‖: sL/(1 + sL) = 1 − ``sup_bound()`` (K times
+        that in the Euclidean metric)."""
         return self.slope() * self.body_lipschitz * self.sup_bound()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scores = self.body(x).reshape(x.shape[0])  # (B,) Lipschitz with constant ≤ L
         scores = scores.to(torch.promote_types(scores.dtype, torch.float32))  # bfloat16 under autocast -> float32
-        return F.softsign(self.slope() * scores) * self.sup_bound()  # (B,) in (−1/(1+sL), 1/(1+sL))
+        return F.softsign(self.slope() * self.metric_scale * scores) * self.sup_bound()  # (B,) in ±1/(1+sL)
 
 
 def lipschitz_ratios(
@@ -368,13 +398,14 @@ def lipschitz_ratios(
 
 
 def bounded_lipschitz_norm_estimate(
-    critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor
+    critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, metric_scale: float = 1.0
 ) -> float:
     """max |f| on x and y plus the largest Lipschitz ratio over the pairs (x_i, y_i): a lower estimate of
-    ‖f‖_BL = sup|f| + Lip(f) from samples x, y (B, *D) of a scalar critic."""
+    ‖f‖_BL = sup|f| + Lip(f) from samples x, y (B, *D) of a scalar critic, Lip in the metric K‖x − y‖
+    (K = ``metric_scale``)."""
     with torch.no_grad():
         sup = torch.cat([critic(x), critic(y)]).abs().max()
-        return (sup + lipschitz_ratios(critic, x, y).max()).item()
+        return (sup + lipschitz_ratios(critic, x, y).max() / metric_scale).item()
 
 
 def clip_weights_(module_or_parameters: nn.Module | Iterable[torch.Tensor], clip_value: float) -> None:

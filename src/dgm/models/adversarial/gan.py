@@ -39,6 +39,9 @@ Adam is the default. Options beyond the paper:
   single sample shows. As in the authors' code, ``batch_size`` then counts packs: a minibatch holds m·p samples;
 - ``critic_activation=maxmin``: GroupSort activations in the MLP critic (Anil et al. 2019), whose gradient
   norm a spectral-normalised critic keeps instead of losing it layer by layer as with LeakyReLU.
+- ``lipschitz_constant=K``: a K-Lipschitz critic class instead of a 1-Lipschitz one: K times the spectral
+  critic, the Dudley ball of the metric K‖x − y‖, or a gradient penalty towards norm K (``dgm.nn.lipschitz``
+  explains why an f-GAN's critic needs K of the order of the modes' widths' inverse).
 - ``sample(n, jacobian_truncation=r)``: after training, reject the share r of latents where G is steepest,
   which lie on the paths between modes (Tanielian, Issenhuth, Dohmatob & Mary 2020, "Learning disconnected
   manifolds: a no GAN's land"; ``dgm sample --jacobian-truncation``).
@@ -68,6 +71,7 @@ from ...nn.dcgan import dcgan_discriminator, dcgan_generator
 from ...nn.lipschitz import (
     DudleyCritic,
     MaxMin,
+    Scaled,
     clip_weights_,
     lipschitz_conv_critic,
     lipschitz_mlp,
@@ -99,6 +103,7 @@ class GANConfig:
     alpha: float = 0.5  # the alpha divergence's α, not 0 or 1
     critic: Critic = "plain"
     critic_activation: Literal["leaky_relu", "maxmin"] = "leaky_relu"  # the MLP critic's; maxmin: Anil et al. 2019
+    lipschitz_constant: float = 1.0  # K of the spectral, dudley and gradient_penalty critics' K-Lipschitz class
     clip_value: float = 0.01  # c of critic=clip
     penalty_weight: float = 10.0  # λ of critic=gradient_penalty
     num_critic_steps: int = 1  # k in Algorithm 1
@@ -138,6 +143,13 @@ class GANConfig:
             "objective=wasserstein needs a constrained critic: critic=" + "|".join(LIPSCHITZ_CRITICS),
         )
         check(self.clip_value > 0, f"clip_value must be > 0, got {self.clip_value}")
+        check(self.lipschitz_constant > 0, f"lipschitz_constant must be > 0, got {self.lipschitz_constant}")
+        scalable = ("spectral", "dudley", "gradient_penalty")
+        check(
+            self.lipschitz_constant == 1 or self.critic in scalable,
+            f"lipschitz_constant is for critic={'|'.join(scalable)}, got critic={self.critic}"
+            + (" (clip_value sets its bound)" if self.critic == "clip" else ""),
+        )
         check(self.penalty_weight > 0, f"penalty_weight must be > 0, got {self.penalty_weight}")
         check(
             self.learning_rate_half_life >= 0,
@@ -229,7 +241,11 @@ class GAN(nn.Module):
             activation = MaxMin if config.critic_activation == "maxmin" else nn.LeakyReLU
             network = make(math.prod(shape), config.hidden_dim, 1, config.num_hidden_layers, activation)
             body = nn.Sequential(nn.Flatten(), network, nn.Flatten(0))
-        return DudleyCritic(body) if config.critic == "dudley" else body
+        if config.critic == "dudley":
+            return DudleyCritic(body, metric_scale=config.lipschitz_constant)
+        if config.critic == "spectral" and config.lipschitz_constant != 1:
+            return Scaled(body, config.lipschitz_constant)  # K·h: K-Lipschitz
+        return body
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """(B, Z) -> (B, *D): G in training mode; in eval mode Ḡ, the averaged generator, if there is one."""
@@ -313,7 +329,9 @@ class GAN(nn.Module):
             critic_opt.zero_grad()
             critic_loss = self.objective.critic_loss(*self._critic_scores(real, fake))
             if config.critic == "gradient_penalty":  # on interpolates of whole packs
-                critic_loss = critic_loss + gradient_penalty(self.critic, real, fake, config.penalty_weight)
+                critic_loss = critic_loss + gradient_penalty(
+                    self.critic, real, fake, config.penalty_weight, target=config.lipschitz_constant
+                )
             backward(critic_loss)
             critic_opt.step()
             if config.critic == "clip":
