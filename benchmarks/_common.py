@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 import dgm
 
 STEPS_CAP = 10**8  # training stops on the time budget, not on steps
@@ -21,10 +23,16 @@ class Results(dict):
         self.path, self.threads, self.precision = path, threads, precision
 
     def settings(self, key: str, precision: str | None = None) -> dict[str, float]:
-        """The settings a row was measured with, recorded beside its figures: torch threads, and 1 if it
-        trained in bf16-mixed (0: 32-true); ``precision`` defaults to the run's."""
+        """The settings a row was measured with, recorded beside its figures: torch threads, 1 if it trained
+        in bf16-mixed (0: 32-true; ``precision`` defaults to the run's), and ``simd_bits``, the vector width
+        of the CPU kernels torch dispatched to. Training is chaotic, so a rerun reproduces a figure bit for
+        bit only with the same threads and kernels: another CPU sums in another order and diverges."""
         bf16 = (precision or self.precision) == "bf16-mixed"
-        return {f"{key}_threads": float(self.threads), f"{key}_bf16_mixed": float(bf16)}
+        return {
+            f"{key}_threads": float(self.threads),
+            f"{key}_bf16_mixed": float(bf16),
+            f"{key}_simd_bits": float(simd_bits()),
+        }
 
     def record(self, figures: dict[str, float], forget: tuple[str, ...] = ()) -> None:
         """Merge ``figures`` into the file, dropping the ``forget`` keys: figures this run did not measure
@@ -36,6 +44,13 @@ class Results(dict):
             saved.pop(key, None)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(saved, indent=2) + "\n")
+
+
+def simd_bits() -> int:
+    """The vector width of torch's CPU kernels here: 512 (AVX-512), 256 (AVX2, SVE256), 0 (none)."""
+    capability = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512", "SVE256", "DEFAULT", ...
+    digits = "".join(filter(str.isdigit, capability))
+    return {"AVX2": 256}.get(capability, int(digits) if digits else 0)
 
 
 def timed(function, *args, **kwargs):
