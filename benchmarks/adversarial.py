@@ -35,9 +35,9 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    and alpha_above_1 on both mixtures; the other rows were measured before JBT); it is a sampler, not
    training, so the target and its step are judged on the plain samples only. On grid25 at r = 0.2
    WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and KL 0.007/0.004/0.010, the target on every
-   seed; SN (K = 10, below) to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, short of it on seed 0 by
-   1% and on seeds 0 and 2 by a KL of 0.002; GAN rises to 86–96% but keeps 21–22 modes (its thin modes are
-   steep too), Dudley to 86–94% with 23–24 modes.
+   seed; SN (K = 10, below) to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, the target on seed 1,
+   short of it on seed 0 by 1% of high quality and on seed 2 by a KL of 0.002; GAN rises to 86–96% but keeps
+   21–22 modes (its thin modes are steep too), Dudley to 86–94% with 23–24 modes.
 
    SN-GAN's discriminator is the spectral critic times K = 10 (``lipschitz_constant``; ``dgm.nn.lipschitz``
    explains why): at K = 1 it had 41/62/58% high quality on the grid and KL 0.28/0.12/0.13, at K = 10

@@ -269,7 +269,9 @@ def test_wasserstein_without_a_constrained_critic_is_a_user_error():
         (["critic=lipschitz"], "expected one of plain, clip, gradient_penalty, spectral, dudley"),
         (["objective=alpha", "alpha=1"], "alpha must be finite, not 0 and not 1, got 1.0"),
         (["objective=weighted_js", "pi=1.5"], "pi must be in \\(0, 1\\), got 1.5"),
-        (["critic=spectral", "lipschitz_constant=0"], "lipschitz_constant must be > 0, got 0"),
+        (["critic=spectral", "lipschitz_constant=0"], "lipschitz_constant must be a finite number > 0, got 0"),
+        (["critic=spectral", "lipschitz_constant=inf"], "lipschitz_constant must be a finite number > 0, got inf"),
+        (["critic=spectral", "lipschitz_constant=nan"], "lipschitz_constant must be a finite number > 0, got nan"),
         (["critic=clip", "objective=wasserstein", "lipschitz_constant=10"], "clip_value sets its bound"),
         (["lipschitz_constant=10"], "lipschitz_constant is for critic=spectral|dudley|gradient_penalty, got"),
     ],
@@ -323,7 +325,11 @@ def test_lipschitz_constant_scales_the_spectral_critic_the_dudley_metric_and_the
             assert (steep(x) - unit(x)).abs().max() > 1e-3
     targets = []
     penalty = gan_module.gradient_penalty
-    recording = lambda *args, **kwargs: targets.append(kwargs["target"]) or penalty(*args, **kwargs)  # noqa: E731
+
+    def recording(*args, **kwargs):
+        targets.append(kwargs["target"])
+        return penalty(*args, **kwargs)
+
     monkeypatch.setattr(gan_module, "gradient_penalty", recording)
     config = {"critic": "gradient_penalty", "objective": "wasserstein", "lipschitz_constant": 10}
     model = build_model("gan", config, (2,))

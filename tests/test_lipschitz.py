@@ -280,6 +280,9 @@ def test_gradient_penalty_towards_norm_k():
     below = gradient_penalty(lambda x: x @ (7 * direction), real, fake, weight=2.0, target=10.0)
     assert at_target.item() == pytest.approx(0, abs=1e-20)
     assert below.item() == pytest.approx(2 * 9, rel=1e-12)
+    above = gradient_penalty(lambda x: x @ (13 * direction), real, fake, one_sided=True, target=10.0)
+    assert gradient_penalty(lambda x: x @ (7 * direction), real, fake, one_sided=True, target=10.0).item() == 0
+    assert above.item() == pytest.approx(10 * 9, rel=1e-12)  # the default λ = 10
     with pytest.raises(ConfigError, match="target"):
         gradient_penalty(lambda x: x @ direction, real, fake, target=0.0)
 

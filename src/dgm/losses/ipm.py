@@ -21,8 +21,9 @@ with x real and x̃ generated, λ = 10 in the paper. Per critic step (Algorithm 
 3. g = ∇_x̂ D(x̂), kept in the autograd graph (``create_graph=True``) so that the penalty trains D;
 4. penalty = λ · mean over the batch of (‖g‖₂ − 1)².
 
-``target=K`` penalises (‖g‖₂ − K)² instead, for a K-Lipschitz critic: K·D for a 1-Lipschitz D, with λ/K²
-for λ. ``one_sided=True`` penalises only norms above the target, λ · E[max(0, ‖g‖₂ − 1)²], the variant the paper
+``target=K`` penalises (‖g‖₂ − K)² instead, for a K-Lipschitz critic. For the Wasserstein loss, K·D with
+λ/K trains as D with λ: both loss terms are K times theirs. ``one_sided=True`` penalises only norms above
+the target, λ · E[max(0, ‖g‖₂ − K)²], the variant the paper
 mentions in §4 ("Two-sided penalty") and Petzka et al. 2018 ("On the regularization of Wasserstein
 GANs") argue for.
 

@@ -34,7 +34,7 @@ The Dudley critic (Abbasnejad, Shi & van den Hengel, "Deep Lipschitz networks an
 A K-Lipschitz critic is K times a 1-Lipschitz one (``Scaled``). For the Wasserstein objective K only
 rescales the loss, but an f-GAN's critic feeds a nonlinearity: the GAN discriminator's logit should
 approach log p_data/p_G, which changes by nats within a few σ of a narrow mode, where a 1-Lipschitz
-logit can change by only a few σ. K sets the length scale the critic resolves; for the Dudley ball
+logit can change by only a few σ. 1/K sets the length scale the critic resolves; for the Dudley ball
 it is the metric's (``DudleyCritic(metric_scale=K)``).
 
 References:
@@ -336,7 +336,7 @@ class DudleyCritic(nn.Module):
         f(x) = softsign(s · K · h(x)) / (1 + s·L),   softsign(u) = u / (1 + |u|),   s = softplus(ρ) > 0 learnt,
 
     softsign being bounded by 1 and 1-Lipschitz, so sup|f| ≤ 1/(1 + sL) and Lip(f) ≤ K·sL/(1 + sL). K
-    (``metric_scale``, 1 by default) is the ball's length scale: Lipschitz constants are measured in the
+    (``metric_scale``, 1 by default) is the inverse of the ball's length scale: Lipschitz constants are measured in the
     metric d(x, y) = K‖x − y‖ (the Dudley metric of data scaled by K), in which Lip_d(f) ≤ sL/(1 + sL). The
     bounds on sup|f| and Lip_d(f) sum to 1 for every s, and the critic learns where in the ball to sit —
     large s gives a steep, small-amplitude f (the Lipschitz part of the norm dominates), small s a flat one.

@@ -143,7 +143,10 @@ class GANConfig:
             "objective=wasserstein needs a constrained critic: critic=" + "|".join(LIPSCHITZ_CRITICS),
         )
         check(self.clip_value > 0, f"clip_value must be > 0, got {self.clip_value}")
-        check(self.lipschitz_constant > 0, f"lipschitz_constant must be > 0, got {self.lipschitz_constant}")
+        check(
+            0 < self.lipschitz_constant < math.inf,
+            f"lipschitz_constant must be a finite number > 0, got {self.lipschitz_constant}",
+        )
         scalable = ("spectral", "dudley", "gradient_penalty")
         check(
             self.lipschitz_constant == 1 or self.critic in scalable,
