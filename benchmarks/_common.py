@@ -50,9 +50,7 @@ def simd_bits() -> int:
     """The vector width torch's CPU dispatch names here: 512 (AVX-512), 256 (AVX2, SVE256), 0 where it names
     none ("DEFAULT", which aarch64's NEON also reports; "ZVECTOR", "VSX"). The BLAS libraries choose their own
     kernels, so the figure tells machines apart, not every kernel."""
-    capability = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512", "SVE256", "DEFAULT", ...
-    digits = "".join(filter(str.isdigit, capability))
-    return {"AVX2": 256}.get(capability, int(digits) if digits else 0)
+    return {"AVX2": 256, "AVX512": 512, "SVE256": 256}.get(torch.backends.cpu.get_cpu_capability(), 0)
 
 
 def timed(function, *args, **kwargs):

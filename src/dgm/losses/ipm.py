@@ -23,9 +23,8 @@ with x real and x̃ generated, λ = 10 in the paper. Per critic step (Algorithm 
 
 ``target=K`` penalises (‖g‖₂ − K)² instead, for a K-Lipschitz critic. For the Wasserstein loss, K·D with
 λ/K trains as D with λ: both loss terms are K times theirs. ``one_sided=True`` penalises only norms above
-the target, λ · E[max(0, ‖g‖₂ − K)²], the variant the paper
-mentions in §4 ("Two-sided penalty") and Petzka et al. 2018 ("On the regularization of Wasserstein
-GANs") argue for.
+the target, λ · E[max(0, ‖g‖₂ − K)²], the variant the paper mentions in §4 ("Two-sided penalty") and
+Petzka et al. 2018 ("On the regularization of Wasserstein GANs") argue for.
 
 Example::
 

@@ -335,8 +335,8 @@ class DudleyCritic(nn.Module):
 
         f(x) = softsign(s · K · h(x)) / (1 + s·L),   softsign(u) = u / (1 + |u|),   s = softplus(ρ) > 0 learnt,
 
-    softsign being bounded by 1 and 1-Lipschitz, so sup|f| ≤ 1/(1 + sL) and Lip(f) ≤ K·sL/(1 + sL). K
-    (``metric_scale``, 1 by default) is the inverse of the ball's length scale: Lipschitz constants are measured in the
+    softsign being bounded by 1 and 1-Lipschitz, so sup|f| ≤ 1/(1 + sL) and Lip(f) ≤ K·sL/(1 + sL). 1/K
+    (``metric_scale`` K, 1 by default) is the ball's length scale: Lipschitz constants are measured in the
     metric d(x, y) = K‖x − y‖ (the Dudley metric of data scaled by K), in which Lip_d(f) ≤ sL/(1 + sL). The
     bounds on sup|f| and Lip_d(f) sum to 1 for every s, and the critic learns where in the ball to sit —
     large s gives a steep, small-amplitude f (the Lipschitz part of the norm dominates), small s a flat one.
