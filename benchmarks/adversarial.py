@@ -26,7 +26,11 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    to 40,000 steps (``learning_rate_half_life=10000``, on an AVX2 machine) it held 90–91% from step 21,000
    to 29,000, with 25 modes and KL ≤ 0.008, where the run was stopped. A larger z, where 25
    cells can share less boundary (Issenhuth et al. 2023), trained slower: with ``latent_dim=32``, 23% at
-   3,000 steps, against 43% with z of 2.
+   3,000 steps, against 43% with z of 2. SN (K = 10, below) on seed 0, 10,000 steps, on an AVX2 machine: 75.7%
+   high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at 0.15–0.3. Batches of 1,024
+   (3.2× the time) reached 86.4% and KL 0.033; a moving average of G's weights (``generator_average=0.999``)
+   74.8%; a step size of 2e-3, 63%; a constant step size, 83% at step 9,000 and 47% at 10,000; without the
+   generator's batch norm no sample lay within 3σ of a mode at step 2,000.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the
