@@ -36,7 +36,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the
    N where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the
    row with its gain in high-quality share (in the committed results: gan, wgan_gp, sn, dudley, pacgan4,
-   alpha_above_1 and pearson on both mixtures; the other rows were measured before JBT); it is a sampler, not
+   alpha_above_1, pearson, kl and js on both mixtures; the other rows were measured before JBT); it is a sampler, not
    training, so the target and its step are judged on the plain samples only. On grid25 at r = 0.2
    WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and KL 0.007/0.004/0.010, the target on every
    seed; SN (K = 10, below) to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, the target on seed 1,
