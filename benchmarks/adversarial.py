@@ -26,11 +26,12 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    to 40,000 steps (``learning_rate_half_life=10000``, on an AVX2 machine) it held 90–91% from step 21,000
    to 29,000, with 25 modes and KL ≤ 0.008, where the run was stopped. A larger z, where 25
    cells can share less boundary (Issenhuth et al. 2023), trained slower: with ``latent_dim=32``, 23% at
-   3,000 steps, against 43% with z of 2. SN (K = 10, below) on seed 0, 10,000 steps, on an AVX2 machine: 75.7%
-   high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at 0.15–0.3. Batches of 1,024
-   (3.2× the time) reached 86.4% and KL 0.033; a moving average of G's weights (``generator_average=0.999``)
-   74.8%; a step size of 2e-3, 63%; a constant step size, 83% at step 9,000 and 47% at 10,000; without the
-   generator's batch norm no sample lay within 3σ of a mode at step 2,000.
+   3,000 steps, against 43% with z of 2. SN (K = 10, below) on seed 0, the row's 10,000 steps at 1 thread on
+   an AVX2 AMD EPYC: 75.7% high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at
+   0.15–0.3, the paths again. With overrides: ``batch_size=1024`` (3.2× the time) 86.4% and KL 0.033;
+   ``generator_average=0.999`` 74.8%; ``learning_rate=2e-3`` 63%; ``learning_rate_half_life=0`` (a constant
+   step size) 83% at step 9,000 and 47% at 10,000; ``generator_batch_norm=false``: no sample within 3σ of a
+   mode at step 2,000, where the run was stopped.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the
@@ -39,11 +40,12 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    alpha_above_1, pearson, kl, js, hellinger and weighted_js on both mixtures; the other rows were measured
    before JBT); it is a sampler, not training, so the target and its step are judged on the plain samples
    only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and KL
-   0.007/0.004/0.010, the target on every seed; SN (K = 10, below) to 94/98/97% with 25 modes and KL
+   0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL
    0.049/0.023/0.052, the target on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL
    of 0.002; GAN rises to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with
-   23–24 modes. Rows whose plain modes are uneven lose modes the same way (weighted_js: 25/23/24 modes become
-   22/19/19 at 95–99%), while KL's even histogram keeps 25/24/25 at 87–90%.
+   23–24 modes. Rows whose plain mode histogram is uneven tend to lose modes the same way (weighted_js, reverse
+   KL 0.18–0.32: 25/23/24 modes become 22/19/19 at 95–99%), while the ``kl`` row, whose histogram is nearly even
+   (reverse KL 0.04–0.08), has 25/24/25 modes at 87–90%.
 
    SN-GAN's discriminator is the spectral critic times K = 10 (``lipschitz_constant``; ``dgm.nn.lipschitz``
    explains why): at K = 1 it had 41/62/58% high quality on the grid and KL 0.28/0.12/0.13, at K = 10
@@ -98,14 +100,15 @@ and the truncated ones as ``dcgan_<row>_jbt20.npz``.
 
 Every figure is merged into ``benchmarks/results/adversarial.json`` (``adversarial-quick.json`` for
 ``--quick``) as soon as it is measured, e.g. ``grid25_wgan_gp_modes_seed0``, ``fashion_dcgan_sn_fid``, with
-the settings it was measured with: ``<mixture>_<row>_threads`` (the mode rows train in float32; rows
-measured before 2026-11-29 have only ``modes_threads``, 1), ``fashion_dcgan_<row>_threads``,
-``fashion_dcgan_<row>_bf16_mixed`` (1: trained in bf16-mixed), and ``<key>_simd_bits``, the vector width of the
-CPU kernels torch used (256: AVX2, 512: AVX-512). A rerun reproduces a row bit for bit only on the same threads
-and kernels: GAN training is chaotic, and another CPU's kernels sum in another order. Measured: grid25 ``sn``
-seed 0 had 78.1% high quality and KL 0.048 on the machine of the committed row, 75.4% and 0.069 on an AVX2
-AMD EPYC; ``pearson`` 71.6% and 0.044 on the machine of its row, 49.3% and 0.162 on another (the AMD EPYC
-reproduced the committed ring8 ``pearson`` seed 0 exactly: 90.9% high quality, target at step 2,500).
+the settings it was measured with: ``<mixture>_<row>_threads`` and ``<mixture>_<row>_bf16_mixed`` (0: the
+mode rows train in float32; rows measured before 2026-11-29 have only ``modes_threads``, 1),
+``fashion_dcgan_<row>_threads``, ``fashion_dcgan_<row>_bf16_mixed`` (1: trained in bf16-mixed), and
+``<key>_simd_bits``, the vector width of the CPU kernels torch used (256: AVX2, 512: AVX-512). A rerun
+reproduces a row bit for bit only on the same threads and kernels: GAN training is chaotic, and another CPU's
+kernels sum in another order. Measured: grid25 ``sn`` seed 0 had 78.1% high quality and KL 0.048 on the
+machine of the committed row, 75.4% and 0.069 on an AVX2 AMD EPYC; ``pearson`` 71.6% and 0.044 on the
+machine of its row, 49.3% and 0.162 on another (the AMD EPYC reproduced the committed ring8 ``pearson`` seed 0
+exactly: 90.9% high quality, target at step 2,500).
 """
 
 import argparse
