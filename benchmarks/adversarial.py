@@ -27,7 +27,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    to 29,000, with 25 modes and KL ≤ 0.008, where the run was stopped. A larger z, where 25
    cells can share less boundary (Issenhuth et al. 2023), trained slower: with ``latent_dim=32``, 23% at
    3,000 steps, against 43% with z of 2. SN (K = 10, below) on seed 0, the row's 10,000 steps at 1 thread on
-   an AVX2 AMD EPYC: 75.7% high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at
+   an AVX2 AMD EPYC (``mode_run``): 75.7% high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at
    0.15–0.3, the paths again. With overrides: ``batch_size=1024`` (3.2× the time) 86.4% and KL 0.033;
    ``generator_average=0.999`` 74.8%; ``learning_rate=2e-3`` 63%; ``learning_rate_half_life=0`` (a constant
    step size) 83% at step 9,000 and 47% at 10,000; ``generator_batch_norm=false``: no sample within 3σ of a
@@ -106,7 +106,7 @@ mode rows train in float32; rows measured before 2026-11-29 have only ``modes_th
 ``<key>_simd_bits``, the vector width of the CPU kernels torch used (256: AVX2, 512: AVX-512). A rerun
 reproduces a row bit for bit only on the same threads and kernels: GAN training is chaotic, and another CPU's
 kernels sum in another order. Measured: grid25 ``sn`` seed 0 had 78.1% high quality and KL 0.048 on the
-machine of the committed row, 75.4% and 0.069 on an AVX2 AMD EPYC; ``pearson`` 71.6% and 0.044 on the
+machine of the committed row, 75.7% and 0.096 on an AVX2 AMD EPYC; ``pearson`` 71.6% and 0.044 on the
 machine of its row, 49.3% and 0.162 on another (the AMD EPYC reproduced the committed ring8 ``pearson`` seed 0
 exactly: 90.9% high quality, target at step 2,500).
 """
