@@ -19,33 +19,33 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 
    The high-quality share is what the budget limits. A continuous generator of a Gaussian z has connected
    support, so it must put mass on the paths between modes (Tanielian et al. 2020, "Learning disconnected
-   manifolds: a no GAN's land"); that share shrinks only as the generator grows steeper between its
-   latent cells. WGAN-GP: 77–81% at 10,000 steps (the table). On seed 0, with overrides: 89% at 20,000
-   steps (``learning_rate_half_life=5000``), where 11% of the samples lay 0.15–1 from a mode, spread along
-   the paths; with ``final_learning_rate=1.25e-4`` as well, 89% again at 22,000; with the schedule stretched
-   to 40,000 steps (``learning_rate_half_life=10000``, on an AVX2 machine) it held 90–91% from step 21,000
-   to 29,000, with 25 modes and KL ≤ 0.008, where the run was stopped. A larger z, where 25
-   cells can share less boundary (Issenhuth et al. 2023), trained slower: with ``latent_dim=32``, 23% at
-   3,000 steps, against 43% with z of 2. SN (K = 10, below) on seed 0, the row's 10,000 steps at 1 thread on
-   an AVX2 AMD EPYC (``mode_run``): 75.7% high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at
-   0.15–0.3, the paths again. With overrides: ``batch_size=1024`` (3.2× the time) 86.4% and KL 0.033;
+   manifolds: a no GAN's land"); that share shrinks only as the generator grows steeper between its latent
+   cells. WGAN-GP: 77–81% at 10,000 steps (the table). On seed 0, with overrides: 89% at 20,000 steps
+   (``learning_rate_half_life=5000``), where 11% of the samples lay 0.15–1 from a mode, spread along the paths;
+   with ``final_learning_rate=1.25e-4`` as well, 89% again at 22,000; with the schedule stretched to 40,000
+   steps (``learning_rate_half_life=10000``, on an AVX2 machine) it held 90–91% from step 21,000 to 29,000,
+   with 25 modes and KL ≤ 0.008, where the run was stopped. A larger z, where 25 cells can share less boundary
+   (Issenhuth et al. 2023), trained slower: with ``latent_dim=32``, 23% at 3,000 steps, against 43% with
+   ``latent_dim=2``. SN (K = 10, below) on seed 0, the row's 10,000 steps at 1 thread on an AVX2 AMD EPYC
+   (``mode_run``): 75.7% high quality, KL 0.096, with 18% of the samples 0.3–1 from a mode and 6% at 0.15–0.3,
+   the paths again. With overrides: ``batch_size=1024`` (3.2× the time) 86.4% and KL 0.033;
    ``generator_average=0.999`` 74.8%; ``learning_rate=2e-3`` 63%; ``learning_rate_half_life=0`` (a constant
    step size) 83% at step 9,000 and 47% at 10,000; ``generator_batch_norm=false``: no sample within 3σ of a
    mode at step 2,000, where the run was stopped.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
-   those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the
-   N where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the row with
-   its gain in high-quality share (in the committed results: gan, wgan_gp, sn, dudley, pacgan4, alpha_above_1,
-   pearson, kl, js, hellinger, weighted_js, jeffrey, alpha, total_variation and neyman on both mixtures; the other
-   rows were measured before JBT); it is a sampler, not training, so the target and its step are judged on the plain
-   samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and KL
-   0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, the target
-   on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL of 0.002; GAN rises to 86–96% but
-   keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with 23–24 modes. Rows whose plain mode
-   histogram is uneven tend to lose modes the same way (weighted_js, reverse KL 0.18–0.32: 25/23/24 modes become
-   22/19/19 at 95–99%), while the ``kl`` row, whose histogram is nearly even (reverse KL 0.04–0.08), has 25/24/25
-   modes at 87–90%.
+   those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
+   where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the row
+   with its gain in high-quality share (in the committed results: gan, wgan_gp, sn, dudley, pacgan4,
+   alpha_above_1, pearson, kl, js, hellinger, weighted_js, jeffrey, alpha, total_variation and neyman on both
+   mixtures; the other rows were measured before JBT); it is a sampler, not training, so the target and its
+   step are judged on the plain samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95%
+   high quality and KL 0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL
+   0.049/0.023/0.052, the target on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL
+   of 0.002; GAN rises to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with
+   23–24 modes. Rows whose plain mode histogram is uneven tend to lose modes the same way (weighted_js, reverse
+   KL 0.18–0.32: 25/23/24 modes become 22/19/19 at 95–99%), while the ``kl`` row, whose histogram is nearly
+   even (reverse KL 0.04–0.08), has 25/24/25 modes at 87–90%.
 
    SN-GAN's discriminator is the spectral critic times K = 10 (``lipschitz_constant``; ``dgm.nn.lipschitz``
    explains why): at K = 1 it had 41/62/58% high quality on the grid and KL 0.28/0.12/0.13, at K = 10
