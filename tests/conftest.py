@@ -1,10 +1,14 @@
 """Shared fixtures: every test starts from fixed seeds; runs go to a temporary folder."""
 
+import os
 import random
 
 import numpy as np
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test`: one worker per CPU, so one thread each
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
