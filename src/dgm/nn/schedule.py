@@ -13,12 +13,13 @@ from collections.abc import Iterable
 import torch
 
 
-def halving_learning_rate(step: int, initial: float, half_life: int, final: float) -> float:
-    """The step size after ``step`` steps: ``initial`` halved every ``half_life`` steps, never below ``final``
-    (nor below ``initial`` itself, if ``final`` is higher). ``half_life`` 0 keeps it at ``initial``."""
+def halving_learning_rate(step: int, initial: float, half_life: int, final: float, hold: int = 0) -> float:
+    """The step size after ``step`` steps: ``initial`` for the first ``hold`` steps, then halved every
+    ``half_life`` steps, never below ``final`` (nor below ``initial`` itself, if ``final`` is higher).
+    ``half_life`` 0 keeps it at ``initial``."""
     if half_life == 0:
         return initial
-    return max(initial * 0.5 ** (step / half_life), min(final, initial))
+    return max(initial * 0.5 ** (max(0, step - hold) / half_life), min(final, initial))
 
 
 def set_learning_rate(optimizers: Iterable[torch.optim.Optimizer], learning_rate: float) -> None:

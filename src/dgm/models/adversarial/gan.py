@@ -30,7 +30,9 @@ The paper used SGD with momentum (``optimizer="sgd"``), WGAN's Algorithm 1 RMSPr
 Adam is the default. Options beyond the paper:
 
 - ``critic_learning_rate``: the critic's own step size (the two time-scale update rule, Heusel et al. 2017);
-- ``learning_rate_half_life``: both step sizes halve every so many iterations (``nn.schedule``);
+- ``learning_rate_half_life``: both step sizes halve every so many iterations (``nn.schedule``), after
+  ``learning_rate_hold`` iterations at their first values (a long run at the full step size, then a short
+  cool-down);
 - ``generator_average``: Ḡ, an exponential moving average of G's weights (Yazıcı et al. 2019, "The Unusual
   Effectiveness of Averaging in GAN Training"), which ``sample`` uses in eval mode;
 - ``pack``: PacGAN (Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in generative adversarial
@@ -116,6 +118,7 @@ class GANConfig:
     batch_size: int = 64  # m in Algorithm 1 (packs, with pack > 1)
     learning_rate_half_life: int = 0  # both step sizes halve every N iterations (0: constant; ``nn.schedule``)
     final_learning_rate: float = 0.0  # ... down to this
+    learning_rate_hold: int = 0  # ... after N iterations at the first step sizes
     generator_average: float = 0.0  # δ of a moving average of G's weights, sampled in eval mode (0: none)
 
     def __post_init__(self) -> None:
@@ -159,6 +162,7 @@ class GANConfig:
             f"learning_rate_half_life must be >= 0, got {self.learning_rate_half_life}",
         )
         check(self.final_learning_rate >= 0, f"final_learning_rate must be >= 0, got {self.final_learning_rate}")
+        check(self.learning_rate_hold >= 0, f"learning_rate_hold must be >= 0, got {self.learning_rate_hold}")
         check(0 <= self.generator_average < 1, f"generator_average must be in [0, 1), got {self.generator_average}")
         check(
             self.critic_activation != "maxmin" or self.hidden_dim % 2 == 0,
@@ -322,8 +326,9 @@ class GAN(nn.Module):
             initial_rates = ((critic_opt, self.initial_critic_learning_rate), (generator_opt, config.learning_rate))
             for optimizer, initial in initial_rates:
                 learning_rate = halving_learning_rate(
-                    int(self.num_steps), initial, config.learning_rate_half_life, config.final_learning_rate
-                )
+                    int(self.num_steps), initial, config.learning_rate_half_life, config.final_learning_rate,
+                    hold=config.learning_rate_hold,
+                )  # fmt: skip
                 set_learning_rate((optimizer,), learning_rate)
         # 1. k critic steps, each on its own minibatch of m data and m fresh noise vectors.
         for real in batch.split(m):
