@@ -1,4 +1,5 @@
-"""Shared fixtures: every test starts from fixed seeds; runs go to a temporary folder."""
+"""Shared fixtures: every test starts from fixed seeds; runs go to a temporary folder. Inside a pytest-xdist
+worker (``make test``: one per CPU) torch runs one thread."""
 
 import os
 import random

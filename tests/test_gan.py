@@ -453,7 +453,7 @@ def test_both_step_sizes_halve_every_half_life_down_to_the_final_one():
         assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(max(1e-3 * 0.5 ** (t / 2), 5e-4))
     constant = build_model("gan", config | {"critic_learning_rate": 4e-3}, (2,)).optimizers()
     assert constant["critic"].defaults["lr"] == 4e-3 and constant["generator"].defaults["lr"] == 1e-3
-    # held at the first step sizes for 3 iterations, then halving every 2
+    # the halving delayed by 3 iterations: iterations 0-3 at the first step sizes, then halving every 2
     held = {"learning_rate_half_life": 2, "learning_rate_hold": 3, "critic_learning_rate": 4e-3}
     model = build_model("gan", config | held, (2,))
     optimizers = model.optimizers()
@@ -464,6 +464,8 @@ def test_both_step_sizes_halve_every_half_life_down_to_the_final_one():
         assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**halvings), t
     with pytest.raises(ConfigError, match="learning_rate_hold must be >= 0, got -1"):
         make_config("gan", ["learning_rate_hold=-1"])
+    with pytest.raises(ConfigError, match="it needs learning_rate_half_life > 0, got 0"):
+        make_config("gan", ["learning_rate_hold=100"])
 
 
 def test_the_averaged_generator_is_the_moving_average_of_g_and_is_sampled_in_eval_mode_only():

@@ -163,6 +163,10 @@ class GANConfig:
         )
         check(self.final_learning_rate >= 0, f"final_learning_rate must be >= 0, got {self.final_learning_rate}")
         check(self.learning_rate_hold >= 0, f"learning_rate_hold must be >= 0, got {self.learning_rate_hold}")
+        check(
+            self.learning_rate_hold == 0 or self.learning_rate_half_life > 0,
+            "learning_rate_hold delays the halving: it needs learning_rate_half_life > 0, got 0",
+        )
         check(0 <= self.generator_average < 1, f"generator_average must be in [0, 1), got {self.generator_average}")
         check(
             self.critic_activation != "maxmin" or self.hidden_dim % 2 == 0,
