@@ -38,18 +38,19 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    the first, where the table's schedule ends), on the AVX2 AMD EPYC at 1 thread, SN had 87.7/86.2/89.2% high
    quality on seeds 0/1/2, with 25 modes and KL 0.019/0.024/0.049 (the table's schedule on that
    machine: 75.7/70.2/78.8%, KL 0.096/0.109/0.039; ``mode_run`` with these overrides reproduces seed 0's 87.72%
-   and KL 0.0193); WGAN-GP had 84.0/90.5% and KL 0.009/0.006 on seeds 0/1, and Dudley 84.5/82.1% and
-   KL 0.022/0.022 (the table, measured on another CPU: WGAN-GP 77.4/81.2% and 0.008/0.005, Dudley 69.9/77.1%
-   and 0.078/0.089). Over 20,000 steps (``learning_rate_hold=19000``) SN had 94.2/93.2% high quality on
-   seeds 0/1, KL 0.027/0.011 and 25 modes, 0.8 and 1.8 points short of the target; with G's batch norm frozen
-   at its running statistics through seed 0's cool-down, 94.0% and KL 0.024. At the full step size the share
-   climbs but swings as generator and critic chase each other (the constant-step run above: 66% at
-   step 7,000, 52% at 7,500, 83% at 9,000, 47% at 10,000); the cool-down settles it within 500 steps. From that
-   constant-step run's 47% at step 10,000, with a fresh Adam, 3,000 more steps at 6.25e-5 gave 89.3% and
-   KL 0.016, and 91.7% and 0.012 with G's batch norm frozen. Holding 8,000 steps, SN seed 0 had 85.8%;
-   holding 9,000 with ``batch_size=1024`` (3.4× the time), 92.9% but KL 0.075. CycleGAN (Zhu et al. 2017)
-   trains on a similar plan: a constant step size for the first 100 epochs, then a linear decay to 0 over the
-   next 100 epochs. The table still halves every quarter: adopting the cool-down means rerunning every row.
+   and KL 0.0193); WGAN-GP had 84.0/90.5/85.5% and KL 0.009/0.006/0.006, and Dudley 84.5/82.1/83.8% and
+   KL 0.022/0.022/0.009, all with 25 modes (the table, measured on another CPU: WGAN-GP 77.4/81.2/77.8%
+   and 0.008/0.005/0.010, Dudley 69.9/77.1/73.2% and 0.078/0.089/0.124). Over 20,000
+   steps (``learning_rate_hold=19000``) SN had 94.2/93.2% high quality on seeds 0/1, KL 0.027/0.011 and 25
+   modes, 0.8 and 1.8 points short of the target; with G's batch norm frozen at its running statistics through
+   seed 0's cool-down, 94.0% and KL 0.024. At the full step size the share climbs but swings as generator and
+   critic chase each other (the constant-step run above: 66% at step 7,000, 52% at 7,500, 83% at 9,000, 47%
+   at 10,000); the cool-down settles it within 500 steps. From that constant-step run's 47% at step 10,000,
+   with a fresh Adam, 3,000 more steps at 6.25e-5 gave 89.3% and KL 0.016, and 91.7% and 0.012 with G's batch
+   norm frozen. Holding 8,000 steps, SN seed 0 had 85.8%; holding 9,000 with ``batch_size=1024`` (3.4× the
+   time), 92.9% but KL 0.075. CycleGAN (Zhu et al. 2017) trains on a similar plan: a constant step size for the
+   first 100 epochs, then a linear decay to 0 over the next 100 epochs. The table still halves every quarter:
+   adopting the cool-down means rerunning every row.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
