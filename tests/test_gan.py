@@ -453,6 +453,10 @@ def test_both_step_sizes_halve_every_half_life_down_to_the_final_one():
         assert optimizers["generator"].param_groups[0]["lr"] == pytest.approx(max(1e-3 * 0.5 ** (t / 2), 5e-4))
     constant = build_model("gan", config | {"critic_learning_rate": 4e-3}, (2,)).optimizers()
     assert constant["critic"].defaults["lr"] == 4e-3 and constant["generator"].defaults["lr"] == 1e-3
+
+
+def test_learning_rate_hold_delays_the_halving_of_both_step_sizes():
+    config = {"hidden_dim": 8, "batch_size": 4, "learning_rate": 1e-3}
     # the halving delayed by 3 iterations: iterations 0-3 at the first step sizes, then halving every 2
     held = {"learning_rate_half_life": 2, "learning_rate_hold": 3, "critic_learning_rate": 4e-3}
     model = build_model("gan", config | held, (2,))
