@@ -52,6 +52,12 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    first 100 epochs, then a linear decay to 0 over the next 100 epochs. The table still halves every quarter:
    adopting the cool-down means rerunning every row.
 
+   **The target runs** (``--only targets``) train the three rows the grid's target is set for, WGAN-GP, SN and
+   Dudley, for ``TARGET_STEPS`` generator steps on that cool-down schedule (``cool_down``: the first step size
+   for 90% of the steps, then halving every 2% of them, down to 1/16 of it), 3 seeds each, and report what the
+   table does under ``grid25_<row>_long_...``, with the first evaluation (every ``EVAL_EVERY`` steps) that met
+   the target: the generator steps each needed.
+
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
    where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the row
@@ -106,12 +112,13 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 
 Usage::
 
-    python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, then 8 min per DCGAN
-                                                   # and about 2 min of truncated sampling each
+    python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, the target runs, then
+                                                   # 8 min per DCGAN and about 2 min of truncated sampling each
     python benchmarks/adversarial.py --quick       # one seed, 100 steps, 20 s per DCGAN: under 10 minutes
-    python benchmarks/adversarial.py --only modes  # or: --only fashion
+    python benchmarks/adversarial.py --only modes  # or: --only targets, --only fashion, --only game
     python benchmarks/adversarial.py --only fashion --precision 32-true  # the DCGANs in float32
     python benchmarks/adversarial.py --only modes --mixtures ring8 --rows wgan_gp sn dudley --threads 1
+    python benchmarks/adversarial.py --only targets --rows sn --first-seed 2 --seeds 1 --progress  # one target run
 
 The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
 ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer,
@@ -193,6 +200,10 @@ NUM_MODE_SAMPLES = 2500
 JACOBIAN_TRUNCATIONS = (0.1, 0.2, 0.3)  # shares of latents rejected after training (Tanielian et al. 2020)
 FASHION_JACOBIAN_TRUNCATION = 0.2  # one share: a DCGAN's z has 100 values, so 100 forward passes per sample
 EVAL_EVERY = 500
+# the target runs: the three rows the issue sets grid25's target for, trained longer on a cool-down schedule
+TARGET_ROWS = ("wgan_gp", "sn", "dudley")
+TARGET_STEPS = 40_000
+QUICK_TARGET_STEPS = 100
 
 # Radford et al.'s settings (the dcgan catalogue defaults) for the f-GAN rows; Gulrajani et al.'s for the IPMs:
 # 5 critic steps, Adam(1e-4, β = (0.5, 0.9)), minibatches of 64, λ = 10
@@ -205,7 +216,7 @@ FASHION_ROWS: dict[str, dict] = {
     "pearson": {"objective": "pearson"},
     "hellinger": {"objective": "hellinger"},
 }
-ROWS = ["modes", "fashion", "game"]
+ROWS = ["modes", "targets", "fashion", "game"]
 GAME_PLOT = RESULTS.with_name("bilinear_game.png")
 
 
@@ -222,10 +233,11 @@ def target_met(data: str, coverage: dict[str, float]) -> bool:
 
 
 def mode_run(
-    data: str, overrides: dict, steps: int, seed: int
+    data: str, overrides: dict, steps: int, seed: int, progress: bool = False
 ) -> tuple[dict[str, float], float, dict[float, dict[str, float]]]:
     """Train ``steps`` generator steps from ``seed``; the final coverage, the first step meeting the target, and
-    the final coverage of Jacobian-truncated samples per rejected share (``JACOBIAN_TRUNCATIONS``)."""
+    the final coverage of Jacobian-truncated samples per rejected share (``JACOBIAN_TRUNCATIONS``). With
+    ``progress``, print the coverage at every evaluation."""
     dataset = load_dataset(data)
     torch.manual_seed(seed)
     model = build_model("gan", MLP | {"learning_rate_half_life": steps // 4} | overrides, dataset.shape)
@@ -240,6 +252,8 @@ def mode_run(
                 samples = model.sample(NUM_MODE_SAMPLES, generator=torch.Generator().manual_seed(seed))  # (N, 2)
             model.train()
             coverage = mode_coverage(samples, dataset.modes, dataset.mode_std)
+            if progress:
+                print(f"    seed {seed} step {step:>6}: {coverage_columns([coverage])}", flush=True)
             if first_met != first_met and target_met(data, coverage):  # NaN until met
                 first_met = float(step)
     model.eval()
@@ -252,15 +266,29 @@ def mode_run(
     return coverage, first_met, truncated
 
 
-def mode_rows(mixtures: list[str], names: list[str], steps: dict[str, int], seeds: int, results: Results) -> None:
+def cool_down(overrides: dict, steps: int) -> dict:
+    """``overrides`` on the target runs' schedule: the first step size for 90% of ``steps``, then halving every
+    2% of them, down to 1/16 of it (where the table's schedule, halving every quarter, ends)."""
+    first = overrides["learning_rate"]
+    return overrides | {
+        "learning_rate_hold": steps * 9 // 10, "learning_rate_half_life": steps // 50, "final_learning_rate": first / 16
+    }  # fmt: skip
+
+
+def mode_rows(
+    mixtures: list[str], rows: dict[str, dict], steps: dict[str, int], seeds: range, results: Results,
+    progress: bool = False,
+) -> None:  # fmt: skip
+    """Train every row of ``rows`` (name -> overrides of ``MLP``) on every mixture from every seed, print its
+    coverage per seed and record the figures under ``<mixture>_<name>_...``."""
     print(f"  {'data':<7} {'row':<16} {'modes':>12} {'high quality':>13} {'reverse KL':>11} {'target at step':>15}")
     print(f"  {'':<7} {'':<16} {'':>12} {'':>13} {'':>11} {'(JBT: HQ gain)':>15}")
     for data in mixtures:
-        for name in names:
+        for name, overrides in rows.items():
             runs = []
             start = time.perf_counter()
-            for seed in range(seeds):
-                coverage, first_met, truncated = mode_run(data, MODE_ROWS[name], steps[data], seed)
+            for seed in seeds:
+                coverage, first_met, truncated = mode_run(data, overrides, steps[data], seed, progress)
                 runs.append((coverage, first_met, truncated))
                 figures = {
                     f"{data}_{name}_modes_seed{seed}": coverage["modes_covered"],
@@ -276,7 +304,7 @@ def mode_rows(mixtures: list[str], names: list[str], steps: dict[str, int], seed
                     figures[f"{prefix}_reverse_kl_seed{seed}"] = kept["reverse_kl_modes"]
                 measured = {key: value for key, value in figures.items() if math.isfinite(value)}  # strict JSON
                 results.record(measured, forget=tuple(figures.keys() - measured.keys()))
-            seconds = (time.perf_counter() - start) / seeds
+            seconds = (time.perf_counter() - start) / len(seeds)
             results.record(
                 {f"{data}_{name}_generator_steps": float(steps[data]), f"{data}_{name}_seconds_per_seed": seconds}
                 | results.settings(f"{data}_{name}", "32-true")  # the mode rows train in float32
@@ -380,6 +408,8 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", choices=list(MODE_ROWS), help="a subset of the mode-coverage rows")
     parser.add_argument("--mixtures", nargs="+", choices=MODE_DATA, default=MODE_DATA, help="grid25 and/or ring8")
     parser.add_argument("--seeds", type=int, help="seeds per mode-coverage row (default 3; 1 with --quick)")
+    parser.add_argument("--progress", action="store_true", help="print each mode-coverage evaluation")
+    parser.add_argument("--first-seed", type=int, default=0, help="the mode-coverage rows' first seed")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument(
         "--precision",
@@ -393,13 +423,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     parts = [n for n in ROWS if not args.only or n in args.only]
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, args.precision)
+    seeds = range(args.first_seed, args.first_seed + (args.seeds or (1 if args.quick else 3)))
     if "modes" in parts:
-        steps, seeds = ({data: QUICK_MODE_STEPS for data in MODE_DATA}, 1) if args.quick else (MODE_STEPS, 3)
-        seeds = args.seeds or seeds
-        names = args.rows or list(MODE_ROWS)
+        steps = {data: QUICK_MODE_STEPS for data in MODE_DATA} if args.quick else MODE_STEPS
+        rows = {name: MODE_ROWS[name] for name in args.rows or MODE_ROWS}
         budget = ", ".join(f"{steps[data]:,} on {data}" for data in args.mixtures)
-        print(f"\nMode coverage, generator steps: {budget}; {seeds} seed(s); per seed (modes, high quality, KL):")
-        mode_rows(args.mixtures, names, steps, seeds, results)
+        print(f"\nMode coverage, generator steps: {budget}; seeds {seeds.start}-{seeds.stop - 1}; per seed (modes, "
+              "high quality, KL):")  # fmt: skip
+        mode_rows(args.mixtures, rows, steps, seeds, results, args.progress)
+    if "targets" in parts:
+        steps = QUICK_TARGET_STEPS if args.quick else TARGET_STEPS
+        names = [name for name in args.rows or TARGET_ROWS]
+        rows = {f"{name}_long": cool_down(MODE_ROWS[name], steps) for name in names}
+        print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; seeds "
+              f"{seeds.start}-{seeds.stop - 1}; per seed (modes, high quality, KL):")  # fmt: skip
+        mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress)
     if "fashion" in parts:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective in {args.precision}:")
