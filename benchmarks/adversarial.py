@@ -58,8 +58,8 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    table does under ``grid25_<row>_long_...``, with the first evaluation (every ``EVAL_EVERY`` steps) that met
    the target: the generator steps each needed. Measured on the AVX2 AMD EPYC at 1 thread, one seed per
    process, two processes at a time (``--first-seed S --seeds 1``, 30 minutes per SN seed): SN meets the
-   target on seeds 0/1, first at steps 29,000/32,500 (still at the full step size), and ends at 96.3/95.7%
-   high quality, KL 0.013/0.009, 25 modes.
+   target on every seed, first at steps 29,000/32,500/37,000 (the first two still at the full step size), and
+   ends at 96.3/95.7/95.6% high quality, KL 0.013/0.009/0.019, 25 modes.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
