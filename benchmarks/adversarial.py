@@ -426,8 +426,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one seed, 100 steps, 20 s per DCGAN: under 10 min")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="a subset of the parts")
     parser.add_argument(
-        "--rows", nargs="+", choices=list(MODE_ROWS), help=f"a subset of the mode-coverage rows (of {TARGET_ROWS} "
-        "for the target runs)"
+        "--rows", nargs="+", choices=list(MODE_ROWS), help="a subset of the mode-coverage rows (of "
+        f"{', '.join(TARGET_ROWS)} for the target runs)"
     )  # fmt: skip
     parser.add_argument(
         "--mixtures", nargs="+", choices=MODE_DATA, default=MODE_DATA, help="grid25 and/or ring8 (the target runs: "
