@@ -1,21 +1,21 @@
 """Adversarial objectives and critics on one footing: mode coverage on 2-D mixtures, and FID, KID,
 precision and recall of DCGANs on Fashion-MNIST, each with the same architecture and budget.
 
-1. **Mode coverage** (PacGAN's protocol, Lin et al. 2018, §5.1 and Table 1): ``grid25`` (25 Gaussians on {−4,
-   −2, 0, 2, 4}², σ = 0.05) and ``ring8`` (8 on a circle of radius 2, σ = 0.02). Every objective trains the
-   same MLP generator and critic (PacGAN's generator) for the same number of generator steps (10,000 on the
+1. **Mode coverage** (PacGAN's protocol, Lin et al. 2018, §5.1 and Table 1): ``grid25`` (25 Gaussians on
+   {−4, −2, 0, 2, 4}², σ = 0.05) and ``ring8`` (8 on a circle of radius 2, σ = 0.02). Every objective trains
+   the same MLP generator and critic (PacGAN's generator) for the same number of generator steps (10,000 on the
    grid, 5,000 on the ring), with 3 seeds, its step sizes halving every quarter of them (settings per row in
    ``MODE_ROWS``). From 2,500 samples: modes covered (a mode with at least one sample within 3σ), the share of
    such high-quality samples, and the reverse KL of the high-quality samples' mode histogram to uniform. Every
    ``EVAL_EVERY`` steps the coverage is measured, and the first step that meets the target (all modes, ≥ 95%
    high quality and KL ≤ 0.05 on the grid; all 8 modes on the ring) is recorded, and whether the last step
-   still meets it (the figures the row reports). PacGAN's Table 1 (10 trials): grid25 GAN 17.3 modes / 94.8%
-   / 0.70, ALI 24.1 / 95.7% / 0.14, PacGAN4 24.8 / 93.6% / 0.04; ring8 GAN 6.3 / 98.2% / 0.45, PacGAN2 7.9
-   / 95.6% / 0.07. The ``js`` and ``gan`` rows train identically: their f differ by the affine (u + 1)·log 2,
-   so their losses differ by constants. The ``reverse_kl``, ``neyman`` and ``total_variation`` rows lose the
-   modes; ``dgm.losses.fgan`` explains why. The lecture's table has two α rows, with their own g_f: ``alpha``
-   trains α = 0.5 (α < 1) and ``alpha_above_1`` α = 1.5: both cover every mode of the grid on every seed,
-   at 73–76% and 66–72%.
+   still meets it (the figures the row reports). PacGAN's Table 1 (10 trials): grid25 GAN 17.3
+   modes / 94.8% / 0.70, ALI 24.1 / 95.7% / 0.14, PacGAN4 24.8 / 93.6% / 0.04; ring8 GAN 6.3 / 98.2% / 0.45,
+   PacGAN2 7.9 / 95.6% / 0.07. The ``js`` and ``gan`` rows train identically: their f differ by the
+   affine (u + 1)·log 2, so their losses differ by constants. The ``reverse_kl``, ``neyman`` and
+   ``total_variation`` rows lose the modes; ``dgm.losses.fgan`` explains why. The lecture's table has two α
+   rows, with their own g_f: ``alpha`` trains α = 0.5 (α < 1) and ``alpha_above_1`` α = 1.5: both cover every
+   mode of the grid on every seed, at 73–76% and 66–72%.
 
    The high-quality share is what the budget limits. A continuous generator of a Gaussian z has connected
    support, so it must put mass on the paths between modes (Tanielian et al. 2020, "Learning disconnected
@@ -70,7 +70,7 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    KL 0.006, 25 modes, first at step 37,000 and at every evaluation after it (79 minutes). Dudley met it on
    seed 0: 96.0% high quality, KL 0.008, 25 modes, first at step 37,500 (80 minutes; 77–94% at the full step
    size from step 25,000 on). On seed 1 it ended 0.6 points short: 94.4% high quality, KL 0.007, 25 modes,
-   having met the target only at step 38,500 (95.0%; 71–92% at the full step size from step 25,000 on, 93–95%
+   having met the target only at step 38,500 (95.0%; 70–92% at the full step size from step 25,000 on, 92–95%
    in the cool-down; 84 minutes). WGAN-GP at λ = 1 on seeds 1 and 2 and Dudley on seed 2: not yet measured.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
@@ -352,7 +352,7 @@ def mode_rows(
                     for (c, _, _), k in zip(runs, kept, strict=True)
                 )
                 print(f"  {'':<7} {label:<16} {coverage_columns(kept)} {gain:>15}")
-    print("  target at step: the first evaluation that met the target, in parentheses if the last step fell short")
+    print("  target at step: the first evaluation that met the target, (step) if the last step fell short, - never")
 
 
 def met_label(data: str, coverage: dict[str, float], first_met: float) -> str:
