@@ -67,11 +67,13 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    at 38,500). WGAN-GP at the table's λ = 0.1 fell short on seed 0: 93.7% high quality, KL 0.008, 25 modes (72
    minutes); at the full step size it swung between 72% and 91% from step 25,000 on, and the cool-down lifted
    it to 92–94%. At λ = 1 it swung less, 80–93% from step 25,000 on, and met the target: 95.4% high quality,
-   KL 0.006, 25 modes, first at step 37,000 and at every evaluation after it (79 minutes). Dudley met it on
-   seed 0: 96.0% high quality, KL 0.008, 25 modes, first at step 37,500 (80 minutes; 77–94% at the full step
-   size from step 25,000 on). On seed 1 it ended 0.6 points short: 94.4% high quality, KL 0.007, 25 modes,
-   having met the target only at step 38,500 (95.0%; 70–92% at the full step size from step 25,000 on, 92–95%
-   in the cool-down; 84 minutes). WGAN-GP at λ = 1 on seeds 1 and 2 and Dudley on seed 2: not yet measured.
+   KL 0.006, 25 modes, first at step 37,000 and at every evaluation after it (79 minutes); on seed 1 as
+   well: 95.2%, KL 0.005, 25 modes, first at step 37,000 and at every evaluation after it (85 minutes; 77–93%
+   at the full step size from step 25,000 on). Dudley met it on seed 0: 96.0% high quality, KL 0.008, 25 modes,
+   first at step 37,500 (80 minutes; 77–94% at the full step size from step 25,000 on). On seed 1 it ended 0.6
+   points short: 94.4% high quality, KL 0.007, 25 modes, having met the target only at
+   step 38,500 (95.0%; 70–92% at the full step size from step 25,000 on, 92–95% in the cool-down; 84 minutes).
+   WGAN-GP at λ = 1 and Dudley on seed 2: not yet measured.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
