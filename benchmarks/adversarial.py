@@ -66,14 +66,17 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    at 33,000), and every seed held 95–97% only over the cool-down's last 1,000 steps (seed 1 dipped to 89%
    at 38,500). WGAN-GP at the table's λ = 0.1 fell short on seed 0: 93.7% high quality, KL 0.008, 25 modes (72
    minutes); at the full step size it swung between 72% and 91% from step 25,000 on, and the cool-down lifted
-   it to 92–94%. At λ = 1 it swung less, 80–93% from step 25,000 on, and met the target: 95.4% high quality,
-   KL 0.006, 25 modes, first at step 37,000 and at every evaluation after it (79 minutes); on seed 1 as
-   well: 95.2%, KL 0.005, 25 modes, first at step 37,000 and at every evaluation after it (85 minutes; 77–93%
-   at the full step size from step 25,000 on). Dudley met it on seed 0: 96.0% high quality, KL 0.008, 25 modes,
-   first at step 37,500 (80 minutes; 77–94% at the full step size from step 25,000 on). On seed 1 it ended 0.6
-   points short: 94.4% high quality, KL 0.007, 25 modes, having met the target only at
-   step 38,500 (95.0%; 70–92% at the full step size from step 25,000 on, 92–95% in the cool-down; 84 minutes).
-   WGAN-GP at λ = 1 and Dudley on seed 2: not yet measured.
+   it to 92–94%. At λ = 1 it swung less, 77.4–93.5% from step 25,000 on over three seeds, and met the target on
+   all three: 95.4/95.2/96.2% high quality, KL 0.006/0.005/0.006, 25 modes, first at steps 37,000/37,000/38,000
+   and at every evaluation after it (79/85/75 minutes). Dudley met it on seed 0 only: 96.0% high quality,
+   KL 0.008, 25 modes, first at step 37,500 (80 minutes; 77–94% at the full step size from step 25,000 on). On
+   seeds 1 and 2 it ended 0.6 and 0.3 points short: 94.4/94.7% high quality, KL 0.007/0.009, 25 modes, having
+   met the target at step 38,500 (95.0%) and at steps 39,000 and 39,500 (95.1%, 95.0%) only (70.5–91.9%
+   and 75.2–92.3% at the full step size from step 25,000 on, 92.5–95.1% in the cool-down; 84 and 80 minutes).
+   Dudley trails SN at every length measured: 84.5/82.1/83.8% against 87.7/86.2/89.2% at 10,000 steps on the
+   cool-down schedule, 96.0/94.4/94.7% against 96.3/95.7/95.6% at 40,000. Over 10,000 steps of seed 1 neither a
+   longer floor phase (a hold of 8,000 steps: 80.7% against 82.1%) nor ``learning_rate=5e-4``, half the step
+   size, helped (78.2%, 24 modes).
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
