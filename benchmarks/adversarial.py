@@ -140,6 +140,9 @@ Usage::
     python benchmarks/adversarial.py --only fashion --precision 32-true  # the DCGANs in float32
     python benchmarks/adversarial.py --only modes --mixtures ring8 --rows wgan_gp sn dudley --threads 1
     python benchmarks/adversarial.py --only targets --rows sn --first-seed 2 --seeds 1 --progress  # one target run
+    python benchmarks/adversarial.py --only targets --rows dudley --checkpoints runs/targets  # resumable: rerun
+                                                   # the same command after a kill to continue, bit for bit
+    python benchmarks/adversarial.py --only targets --rows dudley --target-steps 60000  # longer target runs
 
 The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
 ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer,
@@ -159,9 +162,12 @@ exactly: 90.9% high quality, target at step 2,500).
 """
 
 import argparse
+import json
 import math
 import os
 import platform
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -172,13 +178,23 @@ import torch
 import dgm
 from _common import STEPS_CAP, Results
 from dgm.core.errors import DataError
-from dgm.data import BatchStream, load_dataset
+from dgm.core.seed import capture_rng_state, restore_rng_state
+from dgm.data import BatchStream, Dataset, load_dataset
 from dgm.eval.coverage import mode_coverage
 from dgm.eval.features import feature_net_for
 from dgm.eval.games import save_bilinear_game_plot
 from dgm.eval.quality import NUM_FID_IMAGES, implicit_metrics
 from dgm.losses.fgan import F_DIVERGENCES
 from dgm.models import build_model
+from dgm.train.checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_model_state,
+    remove_unfinished_checkpoints,
+    restore_optimizer_state,
+    save_checkpoint,
+)
 
 RESULTS = Path(__file__).parent / "results" / "adversarial.json"
 QUICK_RESULTS = RESULTS.with_name("adversarial-quick.json")
@@ -263,31 +279,41 @@ def target_met(data: str, coverage: dict[str, float]) -> bool:
 
 
 def mode_run(
-    data: str, overrides: dict, steps: int, seed: int, progress: bool = False
-) -> tuple[dict[str, float], float, dict[float, dict[str, float]]]:
-    """Train ``steps`` generator steps from ``seed``; the final coverage, the first step meeting the target, and
-    the final coverage of Jacobian-truncated samples per rejected share (``JACOBIAN_TRUNCATIONS``). With
-    ``progress``, print the coverage at every evaluation."""
+    data: str, overrides: dict, steps: int, seed: int, progress: bool = False, checkpoints: Path | None = None
+) -> tuple[dict[str, float], float, dict[float, dict[str, float]], float]:
+    """Train ``steps`` generator steps from ``seed``; the final coverage, the first step meeting the target, the
+    final coverage of Jacobian-truncated samples per rejected share (``JACOBIAN_TRUNCATIONS``) and the seconds
+    the run took. With ``progress``, print the coverage at every evaluation. With ``checkpoints`` (a folder),
+    save the run's state there after every evaluation (model, optimizers, data position, RNG states, the first
+    step that met the target, the seconds so far; only the latest is kept) and resume from the one found there:
+    a killed run continues where it stopped, bit for bit."""
+    start = time.perf_counter()
     dataset = load_dataset(data)
     torch.manual_seed(seed)
-    model = build_model("gan", MLP | {"learning_rate_half_life": steps // 4} | overrides, dataset.shape)
+    config = MLP | {"learning_rate_half_life": steps // 4} | overrides
+    model = build_model("gan", config, dataset.shape)
     optimizers = model.optimizers()
     stream = BatchStream(dataset.train, model.batch_size, seed=seed)
-    first_met = float("nan")
-    for step in range(1, steps + 1):
+    run = {"data": data, "steps": steps, "seed": seed, "config": config}  # what a checkpoint must have been for
+    done, first_met, seconds_before, coverage = 0, float("nan"), 0.0, None
+    if checkpoints is not None:
+        done, first_met, seconds_before = resume(checkpoints, run, model, optimizers, stream)
+        if done and progress:
+            print(f"    seed {seed}: resumed at step {done:,} from {checkpoints}", flush=True)
+    for step in range(done + 1, steps + 1):
         model.train_step(next(stream), optimizers, lambda loss: loss.backward())
         if step % EVAL_EVERY == 0 or step == steps:
-            model.eval()
-            with torch.no_grad():
-                samples = model.sample(NUM_MODE_SAMPLES, generator=torch.Generator().manual_seed(seed))  # (N, 2)
-            model.train()
-            coverage = mode_coverage(samples, dataset.modes, dataset.mode_std)
+            coverage = evaluate(model, dataset, seed)
             if progress:  # the high-quality share to 0.1%: the target's 95% is a threshold
                 print(f"    seed {seed} step {step:>6}: {coverage['modes_covered']:.0f} modes, "
                       f"{coverage['high_quality_fraction']:.1%} high quality, KL {coverage['reverse_kl_modes']:.3f}",
                       flush=True)  # fmt: skip
             if first_met != first_met and target_met(data, coverage):  # NaN until met
                 first_met = float(step)
+            if checkpoints is not None:
+                seconds = seconds_before + time.perf_counter() - start
+                save_run(checkpoints, step, run, model, optimizers, stream, first_met, seconds)
+    coverage = coverage or evaluate(model, dataset, seed)  # None: resumed from the last step's checkpoint
     model.eval()
     truncated = {}
     for share in JACOBIAN_TRUNCATIONS:  # ⌈N/(1 − r)⌉ latents from the plain samples' seed
@@ -295,7 +321,50 @@ def mode_run(
         with torch.no_grad():
             kept = model.sample(NUM_MODE_SAMPLES, generator=generator, jacobian_truncation=share)  # (N, 2)
         truncated[share] = mode_coverage(kept, dataset.modes, dataset.mode_std)
-    return coverage, first_met, truncated
+    return coverage, first_met, truncated, seconds_before + time.perf_counter() - start
+
+
+def evaluate(model: torch.nn.Module, dataset: Dataset, seed: int) -> dict[str, float]:
+    """The coverage of ``NUM_MODE_SAMPLES`` samples drawn from ``seed``'s generator, in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        samples = model.sample(NUM_MODE_SAMPLES, generator=torch.Generator().manual_seed(seed))  # (N, 2)
+    model.train()
+    return mode_coverage(samples, dataset.modes, dataset.mode_std)
+
+
+def save_run(
+    folder: Path, step: int, run: dict, model: torch.nn.Module, optimizers: dict, stream: BatchStream,
+    first_met: float, seconds: float,
+) -> None:  # fmt: skip
+    """A checkpoint of a mode run at ``step`` in ``folder`` (safetensors + JSON), replacing the older ones."""
+    state = {
+        "run": run, "stream": stream.state_dict(), "rng": capture_rng_state(), "seconds": seconds,
+        "first_met": None if first_met != first_met else first_met,  # NaN: not met yet
+    }  # fmt: skip
+    save_checkpoint(folder, step, model, optimizers, state)
+    for older, path in list_checkpoints(folder):
+        if older != step:
+            shutil.rmtree(path)
+
+
+def resume(folder: Path, run: dict, model: torch.nn.Module, optimizers: dict, stream: BatchStream) -> tuple:
+    """Load the latest checkpoint in ``folder`` into the run: (its step, first step that met the target, seconds
+    trained), or (0, NaN, 0.0) without one. A checkpoint of another run is an error."""
+    remove_unfinished_checkpoints(folder)
+    path = latest_checkpoint(folder)
+    if path is None:
+        return 0, float("nan"), 0.0
+    model_state, optimizer_states, state = load_checkpoint(path)
+    if state["run"] != json.loads(json.dumps(run)):  # as JSON saved it
+        print(f"{path} is a checkpoint of another run: expected {run}, got {state['run']}", file=sys.stderr)
+        raise SystemExit(2)
+    load_model_state(model, model_state, path)
+    restore_optimizer_state(optimizers, optimizer_states, path)
+    stream.load_state_dict(state["stream"])
+    restore_rng_state(state["rng"])
+    first_met = float("nan") if state["first_met"] is None else state["first_met"]
+    return state["step"], first_met, state["seconds"]
 
 
 def cool_down(overrides: dict, steps: int) -> dict:
@@ -315,18 +384,20 @@ def seed_label(seeds: range) -> str:
 
 def mode_rows(
     mixtures: list[str], rows: dict[str, dict], steps: dict[str, int], seeds: range, results: Results,
-    progress: bool = False,
+    progress: bool = False, checkpoints: Path | None = None,
 ) -> None:  # fmt: skip
     """Train every row of ``rows`` (name -> overrides of ``MLP``) on every mixture from every seed, print its
-    coverage per seed and record the figures under ``<mixture>_<name>_...``."""
+    coverage per seed and record the figures under ``<mixture>_<name>_...``; with ``checkpoints``, each run
+    saves and resumes its state in ``checkpoints/<mixture>_<name>_seed<S>``."""
     print(f"  {'data':<7} {'row':<16} {'modes':>12} {'high quality':>13} {'reverse KL':>11} {'target at step':>15}")
     print(f"  {'':<7} {'':<16} {'':>12} {'':>13} {'':>11} {'(JBT: HQ gain)':>15}")
     for data in mixtures:
         for name, overrides in rows.items():
-            runs = []
-            start = time.perf_counter()
+            runs, seconds = [], 0.0
             for seed in seeds:
-                coverage, first_met, truncated = mode_run(data, overrides, steps[data], seed, progress)
+                folder = None if checkpoints is None else checkpoints / f"{data}_{name}_seed{seed}"
+                coverage, first_met, truncated, took = mode_run(data, overrides, steps[data], seed, progress, folder)
+                seconds += took
                 runs.append((coverage, first_met, truncated))
                 figures = {
                     f"{data}_{name}_modes_seed{seed}": coverage["modes_covered"],
@@ -342,9 +413,11 @@ def mode_rows(
                     figures[f"{prefix}_reverse_kl_seed{seed}"] = kept["reverse_kl_modes"]
                 measured = {key: value for key, value in figures.items() if math.isfinite(value)}  # strict JSON
                 results.record(measured, forget=tuple(figures.keys() - measured.keys()))
-            seconds = (time.perf_counter() - start) / len(seeds)
             results.record(
-                {f"{data}_{name}_generator_steps": float(steps[data]), f"{data}_{name}_seconds_per_seed": seconds}
+                {
+                    f"{data}_{name}_generator_steps": float(steps[data]),
+                    f"{data}_{name}_seconds_per_seed": seconds / len(seeds),
+                }
                 | results.settings(f"{data}_{name}", "32-true")  # the mode rows train in float32
             )
             met = "/".join(met_label(data, c, m) for c, m, _ in runs)
@@ -472,11 +545,21 @@ def main() -> None:
         "the mode rows train and every figure is scored in float32",
     )
     parser.add_argument("--out", type=Path, help="JSON file to merge the figures into")
+    parser.add_argument(
+        "--checkpoints", type=Path, help="folder where every mode and target run saves its state after each "
+        "evaluation and resumes from it (a killed run continues where it stopped)"
+    )  # fmt: skip
+    parser.add_argument(
+        "--target-steps", type=int, help=f"generator steps of the target runs ({TARGET_STEPS:,}; "
+        f"{QUICK_TARGET_STEPS} with --quick)"
+    )  # fmt: skip
     args = parser.parse_args()
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.first_seed < 0:
         parser.error(f"--first-seed must be at least 0, got {args.first_seed}")
+    if args.target_steps is not None and args.target_steps < 1:
+        parser.error(f"--target-steps must be at least 1, got {args.target_steps}")
     parts = [n for n in ROWS if not args.only or n in args.only]
     target_names = [name for name in TARGET_ROWS if not args.rows or name in args.rows]
     if "grid25" not in args.mixtures or not target_names:  # the target runs train only those rows on the grid
@@ -492,16 +575,16 @@ def main() -> None:
         rows = {name: MODE_ROWS[name] for name in args.rows or MODE_ROWS}
         budget = ", ".join(f"{steps[data]:,} on {data}" for data in args.mixtures)
         print(f"\nMode coverage, generator steps: {budget}; {seed_label(seeds)}; per seed (modes, high quality, KL):")
-        mode_rows(args.mixtures, rows, steps, seeds, results, args.progress)
+        mode_rows(args.mixtures, rows, steps, seeds, results, args.progress, args.checkpoints)
     if "targets" in parts:
-        steps = QUICK_TARGET_STEPS if args.quick else TARGET_STEPS
+        steps = args.target_steps or (QUICK_TARGET_STEPS if args.quick else TARGET_STEPS)
         changed = {name: TARGET_OVERRIDES.get(name, {}) for name in target_names}
         rows = {f"{name}_long": cool_down(MODE_ROWS[name] | changed[name], steps) for name in target_names}
         results.record({f"grid25_{name}_long_{key}": float(rows[f"{name}_long"][key]) for name in target_names
                         for key in (*SCHEDULE_KEYS, *changed[name])})  # fmt: skip
         print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; {seed_label(seeds)}; "
               "per seed (modes, high quality, KL):")  # fmt: skip
-        mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress)
+        mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress, args.checkpoints)
     if "fashion" in parts:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective in {args.precision}:")
