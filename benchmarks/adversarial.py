@@ -70,9 +70,9 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    all three: 95.4/95.2/96.2% high quality, KL 0.006/0.005/0.006, 25 modes, first at steps 37,000/37,000/38,000
    and at every evaluation after it (79/85/75 minutes). Dudley met it on seed 0 only: 96.0% high quality,
    KL 0.008, 25 modes, first at step 37,500 (80 minutes; 77–94% at the full step size from step 25,000 on). On
-   seeds 1 and 2 it ended 0.6 and 0.3 points short: 94.4/94.7% high quality, KL 0.007/0.009, 25 modes, having
-   met the target at step 38,500 (95.0%) and at steps 39,000 and 39,500 (95.1%, 95.0%) only (70.5–91.9%
-   and 75.2–92.3% at the full step size from step 25,000 on, 92.5–95.1% in the cool-down; 84 and 80 minutes).
+   seeds 1 and 2 it ended 0.6 and 0.3 points short: 94.4/94.7% high quality, KL 0.007/0.009, 25 modes; seed 1
+   met the target only at step 38,500 (95.0%), seed 2 first at step 39,000 (95.1%) (70.5–91.9% and 75.2–92.3%
+   at the full step size from step 25,000 on, 92.5–95.0% and 92.6–95.1% in the cool-down; 84 and 80 minutes).
    Dudley trails SN at every length measured: 84.5/82.1/83.8% against 87.7/86.2/89.2% at 10,000 steps on the
    cool-down schedule, 96.0/94.4/94.7% against 96.3/95.7/95.6% at 40,000. Over 10,000 steps of seed 1 neither a
    longer floor phase (a hold of 8,000 steps: 80.7% against 82.1%) nor ``learning_rate=5e-4``, half the step
@@ -142,7 +142,8 @@ Usage::
     python benchmarks/adversarial.py --only targets --rows sn --first-seed 2 --seeds 1 --progress  # one target run
     python benchmarks/adversarial.py --only targets --rows dudley --checkpoints runs/targets  # resumable: rerun
                                                    # the same command after a kill to continue, bit for bit
-    python benchmarks/adversarial.py --only targets --rows dudley --target-steps 60000  # longer target runs
+    python benchmarks/adversarial.py --only targets --rows dudley --target-steps 60000  # longer target runs, as
+                                                   # grid25_dudley_long60000_...
 
 The full run also saves each Fashion-MNIST row's 2,000 scored samples as uint8 images in
 ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, (2000, 28, 28)), for an independent scorer,
@@ -177,7 +178,7 @@ import torch
 
 import dgm
 from _common import STEPS_CAP, Results
-from dgm.core.errors import DataError
+from dgm.core.errors import CheckpointError, DataError, DgmError
 from dgm.core.seed import capture_rng_state, restore_rng_state
 from dgm.data import BatchStream, Dataset, load_dataset
 from dgm.eval.coverage import mode_coverage
@@ -286,7 +287,9 @@ def mode_run(
     the run took. With ``progress``, print the coverage at every evaluation. With ``checkpoints`` (a folder),
     save the run's state there after every evaluation (model, optimizers, data position, RNG states, the first
     step that met the target, the seconds so far; only the latest is kept) and resume from the one found there:
-    a killed run continues where it stopped, bit for bit."""
+    a killed run continues where it stopped, bit for bit on the same threads and CPU. (The one training loop,
+    ``dgm.train``, resumes its runs the same way; these runs step ``train_step`` themselves, to measure coverage
+    every ``EVAL_EVERY`` steps on the plain samples' seed.)"""
     start = time.perf_counter()
     dataset = load_dataset(data)
     torch.manual_seed(seed)
@@ -294,7 +297,7 @@ def mode_run(
     model = build_model("gan", config, dataset.shape)
     optimizers = model.optimizers()
     stream = BatchStream(dataset.train, model.batch_size, seed=seed)
-    run = {"data": data, "steps": steps, "seed": seed, "config": config}  # what a checkpoint must have been for
+    run = {"data": data, "steps": steps, "seed": seed, "threads": torch.get_num_threads(), "config": config}
     done, first_met, seconds_before, coverage = 0, float("nan"), 0.0, None
     if checkpoints is not None:
         done, first_met, seconds_before = resume(checkpoints, run, model, optimizers, stream)
@@ -313,7 +316,8 @@ def mode_run(
             if checkpoints is not None:
                 seconds = seconds_before + time.perf_counter() - start
                 save_run(checkpoints, step, run, model, optimizers, stream, first_met, seconds)
-    coverage = coverage or evaluate(model, dataset, seed)  # None: resumed from the last step's checkpoint
+    if coverage is None:  # resumed from the last step's checkpoint: nothing trained
+        coverage = evaluate(model, dataset, seed)
     model.eval()
     truncated = {}
     for share in JACOBIAN_TRUNCATIONS:  # ⌈N/(1 − r)⌉ latents from the plain samples' seed
@@ -334,8 +338,8 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, seed: int) -> dict[str, f
 
 
 def save_run(
-    folder: Path, step: int, run: dict, model: torch.nn.Module, optimizers: dict, stream: BatchStream,
-    first_met: float, seconds: float,
+    folder: Path, step: int, run: dict, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+    stream: BatchStream, first_met: float, seconds: float,
 ) -> None:  # fmt: skip
     """A checkpoint of a mode run at ``step`` in ``folder`` (safetensors + JSON), replacing the older ones."""
     state = {
@@ -348,23 +352,31 @@ def save_run(
             shutil.rmtree(path)
 
 
-def resume(folder: Path, run: dict, model: torch.nn.Module, optimizers: dict, stream: BatchStream) -> tuple:
+def resume(
+    folder: Path, run: dict, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer], stream: BatchStream
+) -> tuple[int, float, float]:
     """Load the latest checkpoint in ``folder`` into the run: (its step, first step that met the target, seconds
-    trained), or (0, NaN, 0.0) without one. A checkpoint of another run is an error."""
-    remove_unfinished_checkpoints(folder)
+    trained), or (0, NaN, 0.0) without one. A checkpoint of another run is a ``CheckpointError``."""
     path = latest_checkpoint(folder)
     if path is None:
         return 0, float("nan"), 0.0
     model_state, optimizer_states, state = load_checkpoint(path)
-    if state["run"] != json.loads(json.dumps(run)):  # as JSON saved it
-        print(f"{path} is a checkpoint of another run: expected {run}, got {state['run']}", file=sys.stderr)
-        raise SystemExit(2)
+    saved = state.get("run")
+    expected = json.loads(json.dumps(run))  # as JSON saved it
+    if saved != expected:
+        differ = sorted(k for k in expected if not isinstance(saved, dict) or saved.get(k) != expected[k])
+        raise CheckpointError(f"{path} is a checkpoint of another run (it differs in {', '.join(differ)}): "
+                              "expected one of this run, or none; use another --checkpoints folder")  # fmt: skip
+    remove_unfinished_checkpoints(folder)
     load_model_state(model, model_state, path)
     restore_optimizer_state(optimizers, optimizer_states, path)
-    stream.load_state_dict(state["stream"])
-    restore_rng_state(state["rng"])
-    first_met = float("nan") if state["first_met"] is None else state["first_met"]
-    return state["step"], first_met, state["seconds"]
+    try:
+        stream.load_state_dict(state["stream"])
+        restore_rng_state(state["rng"])
+        first_met = float("nan") if state["first_met"] is None else float(state["first_met"])
+        return int(state["step"]), first_met, float(state["seconds"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"checkpoint {path} is corrupt: bad state.json ({error!r})") from None
 
 
 def cool_down(overrides: dict, steps: int) -> dict:
@@ -388,7 +400,7 @@ def mode_rows(
 ) -> None:  # fmt: skip
     """Train every row of ``rows`` (name -> overrides of ``MLP``) on every mixture from every seed, print its
     coverage per seed and record the figures under ``<mixture>_<name>_...``; with ``checkpoints``, each run
-    saves and resumes its state in ``checkpoints/<mixture>_<name>_seed<S>``."""
+    saves and resumes its state in ``checkpoints/<mixture>_<name>_seed<S>/checkpoints/step-<N>``."""
     print(f"  {'data':<7} {'row':<16} {'modes':>12} {'high quality':>13} {'reverse KL':>11} {'target at step':>15}")
     print(f"  {'':<7} {'':<16} {'':>12} {'':>13} {'':>11} {'(JBT: HQ gain)':>15}")
     for data in mixtures:
@@ -579,8 +591,10 @@ def main() -> None:
     if "targets" in parts:
         steps = args.target_steps or (QUICK_TARGET_STEPS if args.quick else TARGET_STEPS)
         changed = {name: TARGET_OVERRIDES.get(name, {}) for name in target_names}
-        rows = {f"{name}_long": cool_down(MODE_ROWS[name] | changed[name], steps) for name in target_names}
-        results.record({f"grid25_{name}_long_{key}": float(rows[f"{name}_long"][key]) for name in target_names
+        # other budgets than TARGET_STEPS under their own names, e.g. grid25_dudley_long60000_...
+        long = "long" if args.target_steps in (None, TARGET_STEPS) else f"long{steps}"
+        rows = {f"{name}_{long}": cool_down(MODE_ROWS[name] | changed[name], steps) for name in target_names}
+        results.record({f"grid25_{name}_{long}_{key}": float(rows[f"{name}_{long}"][key]) for name in target_names
                         for key in (*SCHEDULE_KEYS, *changed[name])})  # fmt: skip
         print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; {seed_label(seeds)}; "
               "per seed (modes, high quality, KL):")  # fmt: skip
@@ -598,4 +612,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DgmError as error:  # e.g. a checkpoint folder of another run: one line, exit 2
+        print(f"adversarial.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -2,17 +2,20 @@
 uninterrupted one does (the 40,000-step target runs outlast a session)."""
 
 import importlib
-import math
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from dgm.core.errors import CheckpointError
 from dgm.train.checkpoint import list_checkpoints
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 STEPS, KILLED_AFTER = 12, 5  # evaluations (and checkpoints) every 5 steps and at the last
+
+pytestmark = pytest.mark.slow
 
 
 class Killed(Exception):
@@ -21,15 +24,34 @@ class Killed(Exception):
 
 @pytest.fixture
 def bench(monkeypatch):
-    """``benchmarks/adversarial.py`` on a tiny MLP pair, evaluated every 5 steps on 200 samples, without JBT."""
+    """``benchmarks/adversarial.py`` on a tiny MLP pair, evaluated every 5 steps on 200 samples, where every
+    evaluation meets the target (so the first step that met it is 5, and a resume must carry it)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.delitem(sys.modules, "adversarial", raising=False)  # and removed again after the test
     module = importlib.import_module("adversarial")
+    monkeypatch.setitem(sys.modules, "adversarial", module)
     small = {"generator_hidden_dim": 16, "generator_hidden_layers": 2, "hidden_dim": 16, "batch_size": 32}
     monkeypatch.setattr(module, "MLP", module.MLP | small)
     monkeypatch.setattr(module, "EVAL_EVERY", 5)
     monkeypatch.setattr(module, "NUM_MODE_SAMPLES", 200)
     monkeypatch.setattr(module, "JACOBIAN_TRUNCATIONS", (0.2,))
+    monkeypatch.setattr(module, "target_met", lambda data, coverage: True)
     return module
+
+
+def saved_steps(bench, monkeypatch, kill_after: int | None = None) -> list[int]:
+    """Record the steps ``bench.save_run`` saves from now on, raising ``Killed`` after saving ``kill_after``."""
+    steps, save_run = [], getattr(bench.save_run, "recorded", bench.save_run)  # the benchmark's own
+
+    def save_and_record(folder, step, *args):
+        save_run(folder, step, *args)
+        steps.append(step)
+        if step == kill_after:
+            raise Killed
+
+    save_and_record.recorded = save_run
+    monkeypatch.setattr(bench, "save_run", save_and_record)
+    return steps
 
 
 def final_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -40,9 +62,8 @@ def final_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def assert_same_figures(run: tuple, expected: tuple) -> None:
-    """``mode_run``'s (coverage, first step meeting the target or NaN, JBT coverage, seconds) but the seconds."""
-    assert run[0] == expected[0] and run[2] == expected[2]
-    assert math.isnan(run[1]) == math.isnan(expected[1]) and (math.isnan(run[1]) or run[1] == expected[1])
+    """``mode_run``'s (coverage, first step meeting the target, JBT coverage, seconds) but the seconds."""
+    assert run[0] == expected[0] and run[1] == expected[1] == KILLED_AFTER and run[2] == expected[2]
 
 
 @pytest.mark.parametrize("row", ["dudley", "sn"])  # Adam with β2 = 0.9 and 5 critic steps; power iterations
@@ -51,20 +72,13 @@ def test_a_killed_mode_run_resumes_bit_for_bit(bench, tmp_path, monkeypatch, row
     plain = bench.mode_run("grid25", overrides, STEPS, seed=3)
     straight = bench.mode_run("grid25", overrides, STEPS, seed=3, checkpoints=tmp_path / "straight")
 
-    save_run = bench.save_run
-
-    def save_then_die(folder, step, *args):
-        save_run(folder, step, *args)
-        if step == KILLED_AFTER:
-            raise Killed
-
-    monkeypatch.setattr(bench, "save_run", save_then_die)
+    killed = saved_steps(bench, monkeypatch, kill_after=KILLED_AFTER)
     with pytest.raises(Killed):
         bench.mode_run("grid25", overrides, STEPS, seed=3, checkpoints=tmp_path / "killed")
-    monkeypatch.setattr(bench, "save_run", save_run)
-    torch.manual_seed(1234)  # the resumed process's RNG starts elsewhere: the checkpoint must restore it
+    resumed_saves = saved_steps(bench, monkeypatch)
     resumed = bench.mode_run("grid25", overrides, STEPS, seed=3, checkpoints=tmp_path / "killed")
 
+    assert killed == [5] and resumed_saves == [10, 12]  # the resumed run trained steps 6-12 only
     assert_same_figures(straight, plain)
     assert_same_figures(resumed, plain)
     weights, resumed_weights = final_weights(tmp_path / "straight"), final_weights(tmp_path / "killed")
@@ -73,13 +87,18 @@ def test_a_killed_mode_run_resumes_bit_for_bit(bench, tmp_path, monkeypatch, row
         assert torch.equal(tensor, resumed_weights[name]), name
 
 
-def test_a_finished_run_reports_from_its_checkpoint_and_another_runs_checkpoint_is_refused(bench, tmp_path, capsys):
+def test_a_finished_run_reports_from_its_checkpoint_and_another_runs_checkpoint_is_refused(
+    bench, tmp_path, monkeypatch
+):
     overrides = bench.MODE_ROWS["gan"]
     first = bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)
-    again = bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)  # trains nothing
+    [(_, path)] = list_checkpoints(tmp_path)
+    saved = {file.name: file.read_bytes() for file in path.iterdir()}
+    saves = saved_steps(bench, monkeypatch)
+    again = bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)
+    assert saves == []  # nothing trained
     assert_same_figures(again, first)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(CheckpointError, match="is a checkpoint of another run .*differs in seed\\)") as error:
         bench.mode_run("grid25", overrides, STEPS, seed=1, checkpoints=tmp_path)
-    assert exit_info.value.code == 2
-    assert "is a checkpoint of another run" in capsys.readouterr().err
-    assert final_weights(tmp_path).keys()  # the checkpoint is left as it was
+    assert "\n" not in str(error.value)
+    assert {file.name: file.read_bytes() for file in path.iterdir()} == saved  # left as it was
