@@ -81,16 +81,16 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
    where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the row
-   with its gain in high-quality share (in the committed results: gan, wgan_gp, sn, dudley, pacgan4,
-   alpha_above_1, pearson, kl, js, hellinger, weighted_js, jeffrey, alpha, total_variation and neyman on both
-   mixtures; the other rows were measured before JBT); it is a sampler, not training, so the target and its
-   step are judged on the plain samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95%
-   high quality and KL 0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL
-   0.049/0.023/0.052, the target on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL
-   of 0.002; GAN rises to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with
-   23–24 modes. Rows whose plain mode histogram is uneven tend to lose modes the same way (weighted_js, reverse
-   KL 0.18–0.32: 25/23/24 modes become 22/19/19 at 95–99%), while the ``kl`` row, whose histogram is nearly
-   even (reverse KL 0.04–0.08), has 25/24/25 modes at 87–90%.
+   with its gain in high-quality share (in the committed results: every row but wgan and wgan_sn, which were
+   measured before JBT); it is a sampler, not training, so the target and its step are judged on the plain
+   samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and
+   KL 0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, the
+   target on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL of 0.002; GAN rises
+   to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with 23–24 modes. Rows
+   whose plain mode histogram is uneven tend to lose modes the same way (weighted_js, reverse
+   KL 0.18–0.32: 25/23/24 modes become 22/19/19 at 95–99%; gan_minimax, KL 0.05–0.36: 25/25/24 at 60–78%
+   become 24/25/22 at 73–97%), while the ``kl`` row, whose histogram is nearly even (reverse KL 0.04–0.08),
+   has 25/24/25 modes at 87–90%.
 
    SN-GAN's discriminator is the spectral critic times K = 10 (``lipschitz_constant``; ``dgm.nn.lipschitz``
    explains why): at K = 1 it had 41/62/58% high quality on the grid and KL 0.28/0.12/0.13, at K = 10
