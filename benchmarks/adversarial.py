@@ -364,7 +364,8 @@ def resume(
     saved = state.get("run")
     expected = json.loads(json.dumps(run))  # as JSON saved it
     if saved != expected:
-        differ = sorted(k for k in expected if not isinstance(saved, dict) or saved.get(k) != expected[k])
+        keys = expected.keys() | (saved.keys() if isinstance(saved, dict) else set())
+        differ = sorted(k for k in keys if not isinstance(saved, dict) or saved.get(k) != expected.get(k))
         raise CheckpointError(f"{path} is a checkpoint of another run (it differs in {', '.join(differ)}): "
                               "expected one of this run, or none; use another --checkpoints folder")  # fmt: skip
     remove_unfinished_checkpoints(folder)
@@ -375,7 +376,7 @@ def resume(
         restore_rng_state(state["rng"])
         first_met = float("nan") if state["first_met"] is None else float(state["first_met"])
         return int(state["step"]), first_met, float(state["seconds"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as error:
         raise CheckpointError(f"checkpoint {path} is corrupt: bad state.json ({error!r})") from None
 
 

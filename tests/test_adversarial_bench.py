@@ -2,6 +2,7 @@
 uninterrupted one does (the 40,000-step target runs outlast a session)."""
 
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -102,3 +103,8 @@ def test_a_finished_run_reports_from_its_checkpoint_and_another_runs_checkpoint_
         bench.mode_run("grid25", overrides, STEPS, seed=1, checkpoints=tmp_path)
     assert "\n" not in str(error.value)
     assert {file.name: file.read_bytes() for file in path.iterdir()} == saved  # left as it was
+    state = json.loads(saved["state.json"])
+    del state["stream"]
+    (path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="is corrupt: bad state.json"):
+        bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)
