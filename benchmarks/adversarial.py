@@ -318,21 +318,17 @@ def mode_run(
                 save_run(checkpoints, step, run, model, optimizers, stream, first_met, seconds)
     if coverage is None:  # resumed from the last step's checkpoint: nothing trained
         coverage = evaluate(model, dataset, seed)
-    model.eval()
-    truncated = {}
-    for share in JACOBIAN_TRUNCATIONS:  # ⌈N/(1 − r)⌉ latents from the plain samples' seed
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            kept = model.sample(NUM_MODE_SAMPLES, generator=generator, jacobian_truncation=share)  # (N, 2)
-        truncated[share] = mode_coverage(kept, dataset.modes, dataset.mode_std)
+    truncated = {share: evaluate(model, dataset, seed, share) for share in JACOBIAN_TRUNCATIONS}
     return coverage, first_met, truncated, seconds_before + time.perf_counter() - start
 
 
-def evaluate(model: torch.nn.Module, dataset: Dataset, seed: int) -> dict[str, float]:
-    """The coverage of ``NUM_MODE_SAMPLES`` samples drawn from ``seed``'s generator, in eval mode."""
+def evaluate(model: torch.nn.Module, dataset: Dataset, seed: int, jacobian_truncation: float = 0.0) -> dict[str, float]:
+    """The coverage of ``NUM_MODE_SAMPLES`` samples drawn from ``seed``'s generator, in eval mode; with
+    ``jacobian_truncation`` r > 0, of the N kept from ⌈N/(1 − r)⌉ latents drawn the same way."""
     model.eval()
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        samples = model.sample(NUM_MODE_SAMPLES, generator=torch.Generator().manual_seed(seed))  # (N, 2)
+        samples = model.sample(NUM_MODE_SAMPLES, generator=generator, jacobian_truncation=jacobian_truncation)  # (N, 2)
     model.train()
     return mode_coverage(samples, dataset.modes, dataset.mode_std)
 
