@@ -177,14 +177,15 @@ import numpy as np
 import torch
 
 import dgm
-from _common import STEPS_CAP, Results
+from _common import STEPS_CAP, Results, timed
+from _peer_dcgan import PEER_STEPS, sample_peer, train_peer
 from dgm.core.errors import CheckpointError, DataError, DgmError
 from dgm.core.seed import capture_rng_state, restore_rng_state
 from dgm.data import BatchStream, Dataset, load_dataset
 from dgm.eval.coverage import mode_coverage
-from dgm.eval.features import feature_net_for
+from dgm.eval.features import FeatureNet, feature_net_for
 from dgm.eval.games import save_bilinear_game_plot
-from dgm.eval.quality import NUM_FID_IMAGES, implicit_metrics
+from dgm.eval.quality import NUM_FID_IMAGES, frechet_distance, implicit_metrics
 from dgm.losses.fgan import F_DIVERGENCES
 from dgm.models import build_model
 from dgm.train.checkpoint import (
@@ -238,6 +239,7 @@ NUM_MODE_SAMPLES = 2500
 JACOBIAN_TRUNCATIONS = (0.1, 0.2, 0.3)  # shares of latents rejected after training (Tanielian et al. 2020)
 FASHION_JACOBIAN_TRUNCATION = 0.2  # one share: a DCGAN's z has 100 values, so 100 forward passes per sample
 EVAL_EVERY = 500
+QUICK_PEER_STEPS = 100  # the torchgan baseline's steps with --quick (PEER_STEPS, 3,000, in the full run)
 # the target runs: the three rows grid25's target (25 modes, ≥ 95% high quality, KL ≤ 0.05) is set for, trained
 # longer on a cool-down schedule: the first step size for COOL_DOWN_HOLD of the steps, then halving every
 # COOL_DOWN_HALF_LIFE of them, down to COOL_DOWN_FLOOR of the first (where the table's schedule ends)
@@ -263,7 +265,7 @@ FASHION_ROWS: dict[str, dict] = {
     "pearson": {"objective": "pearson"},
     "hellinger": {"objective": "hellinger"},
 }
-ROWS = ["modes", "targets", "fashion", "game"]
+ROWS = ["modes", "targets", "fashion", "peer", "game"]
 GAME_PLOT = RESULTS.with_name("bilinear_game.png")
 
 
@@ -466,21 +468,34 @@ def save_samples(images: torch.Tensor, path: Path) -> None:
     np.savez_compressed(path, images=pixels)
 
 
-def fashion_rows(
-    budget: float, folder: Path, results: Results, samples_folder: Path | None, truncated_rows: int | None = None
-) -> None:
-    """Each objective trains the DCGAN for ``budget`` seconds in ``results.precision``; FID etc. in float32, of
-    the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows; None: every row)."""
+def fashion_scorer(results: Results) -> tuple[Dataset, FeatureNet, torch.Tensor] | None:
+    """Fashion-MNIST, the in-repo feature network (its test accuracy recorded) and the 2,000 test images every
+    Fashion row is scored against; None, with the reason printed, where the data set is not installed."""
     try:
         dataset = load_dataset("fashion-mnist")
     except DataError as error:
         print(f"  skipped ({error})")
-        return
-    feature_net, seconds = _timed_feature_net(dataset)
+        return None
+    feature_net, seconds = timed(feature_net_for, dataset)
     results.record({"fashion_feature_net_test_accuracy": feature_net.test_accuracy})
     print(f"  feature network: test accuracy {feature_net.test_accuracy:.3f} ({seconds:.0f} s, cached after)")
-    real = dataset.test[-NUM_FID_IMAGES:]
     print(f"  {'objective':<10} {'steps':>6} {'FID':>8} {'KID':>16} {'precision':>10} {'recall':>7}")
+    return dataset, feature_net, dataset.test[-NUM_FID_IMAGES:]
+
+
+def fashion_rows(
+    scorer: tuple[Dataset, FeatureNet, torch.Tensor],
+    budget: float,
+    folder: Path,
+    results: Results,
+    samples_folder: Path | None,
+    truncated_rows: int | None = None,
+) -> dict[str, torch.Tensor]:
+    """Each objective trains the DCGAN for ``budget`` seconds in ``results.precision``; FID etc. in float32, of
+    the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows; None: every row).
+    Returns each row's plain samples."""
+    _, feature_net, real = scorer
+    plain = {}
     for index, (name, overrides) in enumerate(FASHION_ROWS.items()):
         run = folder / f"dcgan-{name}"
         trained = dgm.train_model(
@@ -506,12 +521,53 @@ def fashion_rows(
             metrics = implicit_metrics(real, fake, feature_net)
             figures |= {f"fashion_dcgan_{name}{suffix}_{key}": value for key, value in metrics.items()}
             figures[f"fashion_dcgan_{name}{suffix}_sampling_s"] = seconds
-            kid = f"{metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f}"
             label = f"  JBT, {share:.0%} out" if share else f"{name:<10} {trained.step:>6}"
-            note = f"{seconds:.0f} s" if share else ""
-            print(f"  {label:<17} {metrics['fid']:>8.2f} {kid:>16} "
-                  f"{metrics['precision']:>10.3f} {metrics['recall']:>7.3f} {note:>6}".rstrip())  # fmt: skip
+            print_scores(label, metrics, f"{seconds:.0f} s" if share else "")
+            if not share:
+                plain[name] = fake
         results.record(figures, forget=("fashion_threads", "fashion_bf16_mixed"))
+    return plain
+
+
+def print_scores(label: str, metrics: dict[str, float], note: str = "") -> None:
+    kid = f"{metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f}"
+    print(f"  {label:<17} {metrics['fid']:>8.2f} {kid:>16} "
+          f"{metrics['precision']:>10.3f} {metrics['recall']:>7.3f} {note:>6}".rstrip())  # fmt: skip
+
+
+def peer_row(
+    scorer: tuple[Dataset, FeatureNet, torch.Tensor], steps: int, results: Results, ours: dict[str, torch.Tensor]
+) -> None:
+    """torchgan 0.1.0's tutorial DCGAN (``_peer_dcgan``), ``steps`` steps in float32, scored like our rows; then
+    the best FID of ``ours`` (each row's plain samples) in the same features over the peer's: the Fashion target's
+    0.7×, measured on our scorer."""
+    dataset, feature_net, real = scorer
+    generator, seconds = timed(train_peer, dataset.train, steps)
+    fake = torch.cat([sample_peer(generator, 500, seed=i) for i in range(4)])  # 2,000, as our rows
+    metrics = implicit_metrics(real, fake, feature_net)
+    key = "fashion_peer_torchgan_dcgan"
+    figures = {f"{key}_{name}": value for name, value in metrics.items()}
+    figures |= {f"{key}_train_steps": float(steps), f"{key}_train_s": seconds}
+    figures |= results.settings(key, precision="32-true")
+    print_scores(f"{'torchgan':<10} {steps:>6}", metrics, f"{seconds:.0f} s")
+    if ours:
+        real_features = feature_net.features(real)
+        fids = {name: frechet_distance(real_features, feature_net.features(images)) for name, images in ours.items()}
+        best = min(fids, key=fids.get)
+        ratio = figures["fashion_best_over_peer_fid"] = fids[best] / metrics["fid"]
+        print(f"  torchgan 0.1.0's tutorial DCGAN ({steps:,} steps in float32, {seconds:.0f} s): our best, {best} "
+              f"(FID {fids[best]:.2f} here), has {ratio:.2f}× its FID; the target: 0.7×")  # fmt: skip
+    results.record(figures)
+
+
+def saved_samples(folder: Path) -> dict[str, torch.Tensor]:
+    """The plain samples a full run saved for each Fashion row (``save_samples``), as (N, 1, H, W) in [0, 1]."""
+    paths = {name: folder / f"dcgan_{name}.npz" for name in FASHION_ROWS}
+    return {
+        name: torch.from_numpy(np.load(path)["images"]).float().div(255).unsqueeze(1)
+        for name, path in paths.items()
+        if path.is_file()
+    }
 
 
 def game_rows(results: Results) -> None:
@@ -522,12 +578,6 @@ def game_rows(results: Results) -> None:
         results.record({f"bilinear_{name}_distance_after_100_steps": distance})
         print(f"  {name:<13} distance to (0, 0): {start:.3f} -> {distance:.3f}")
     print(f"  plot: {GAME_PLOT}")
-
-
-def _timed_feature_net(dataset):
-    start = time.perf_counter()
-    network = feature_net_for(dataset)
-    return network, time.perf_counter() - start
 
 
 def main() -> None:
@@ -596,11 +646,17 @@ def main() -> None:
         print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; {seed_label(seeds)}; "
               "per seed (modes, high quality, KL):")  # fmt: skip
         mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress, args.checkpoints)
-    if "fashion" in parts:
+    if "fashion" in parts or "peer" in parts:
         budget = 20.0 if args.quick else 480.0
         print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective in {args.precision}:")
-        with tempfile.TemporaryDirectory() as tmp:
-            fashion_rows(budget, Path(tmp), results, None if args.quick else SAMPLES, 1 if args.quick else None)
+        scorer = fashion_scorer(results)
+        ours = {}
+        if scorer is not None and "fashion" in parts:
+            with tempfile.TemporaryDirectory() as tmp:
+                samples = None if args.quick else SAMPLES
+                ours = fashion_rows(scorer, budget, Path(tmp), results, samples, 1 if args.quick else None)
+        if scorer is not None and "peer" in parts:  # alone: against the samples the last full run saved
+            peer_row(scorer, QUICK_PEER_STEPS if args.quick else PEER_STEPS, results, ours or saved_samples(SAMPLES))
     if "game" in parts:
         print("\nThe bilinear game min_x max_y x·y, step 0.2:")
         game_rows(results)
