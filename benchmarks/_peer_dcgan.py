@@ -28,6 +28,16 @@ its examples repeat):
 5. Samples (our addition, as our rows are sampled): the generator in eval mode (batch norm's running
    statistics), its 32×32 output mapped back to [0, 1] and resized to 28×28 by antialiased bilinear
    interpolation (PIL's downscaling filter), for the 28×28 feature network.
+
+References:
+    Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep Convolutional Generative
+    Adversarial Networks" (the architecture); Goodfellow et al. 2014, "Generative Adversarial Nets", §3 (the
+    non-saturating generator loss); torchgan 0.1.0 (Pal & Das 2019), https://github.com/torchgan/torchgan.
+
+Example::
+
+    generator = train_peer(load_dataset("fashion-mnist").train, torch.Generator().manual_seed(0))
+    images = sample_peer(generator, 16, torch.Generator().manual_seed(1))  # (16, 1, 28, 28) in [0, 1]
 """
 
 import numpy as np
@@ -47,6 +57,12 @@ def resize_to_32(images: torch.Tensor) -> torch.Tensor:
     pixels = (images.squeeze(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # (N, 28, 28)
     resized = np.stack([np.asarray(Image.fromarray(p).resize((32, 32), Image.BILINEAR)) for p in pixels])
     return torch.from_numpy(resized).float().div(255).mul(2).sub(1).unsqueeze(1)  # (N, 1, 32, 32)
+
+
+def resize_to_28(images: torch.Tensor) -> torch.Tensor:
+    """Step 5's resize: (N, 1, 32, 32) in [−1, 1] -> (N, 1, 28, 28) in [0, 1]."""
+    images = images.add(1).div(2)  # (N, 1, 32, 32) in [0, 1]
+    return F.interpolate(images, size=(28, 28), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def peer_generator() -> nn.Sequential:
@@ -74,6 +90,7 @@ def peer_discriminator() -> nn.Sequential:
 
 
 def _kaiming(network: nn.Sequential, kind: type[nn.Module]) -> nn.Sequential:
+    """torchgan's initialisation, in place: Kaiming-normal weights for the ``kind`` layers, batch norm at (1, 0)."""
     for module in network.modules():
         if isinstance(module, kind):
             nn.init.kaiming_normal_(module.weight)
@@ -83,39 +100,38 @@ def _kaiming(network: nn.Sequential, kind: type[nn.Module]) -> nn.Sequential:
     return network
 
 
-def train_peer(train_images: torch.Tensor, steps: int = PEER_STEPS, seed: int = 0) -> nn.Module:
-    """Steps 1–4 for ``steps`` steps; returns the generator, in eval mode."""
-    torch.manual_seed(seed)
-    data = resize_to_32(train_images)
-    generator, discriminator = peer_generator(), peer_discriminator()
-    g_optimizer = torch.optim.Adam(generator.parameters(), lr=1e-4, betas=(0.5, 0.999))
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=3e-4, betas=(0.5, 0.999))
-    order = torch.randperm(len(data))
-    start = 0
+def train_peer(train_images: torch.Tensor, generator: torch.Generator, steps: int = PEER_STEPS) -> nn.Module:
+    """Steps 1–4 for ``steps`` steps, every random draw (weights, shuffles, latents) from ``generator``; returns
+    the generator network, in eval mode."""
+    data = resize_to_32(train_images)  # (N, 1, 32, 32)
+    with torch.random.fork_rng():  # the layers draw their initial weights from the global generator
+        torch.manual_seed(int(torch.randint(2**62, (), generator=generator)))
+        network, critic = peer_generator(), peer_discriminator()
+    g_optimizer = torch.optim.Adam(network.parameters(), lr=1e-4, betas=(0.5, 0.999))
+    d_optimizer = torch.optim.Adam(critic.parameters(), lr=3e-4, betas=(0.5, 0.999))
+    order, start = torch.randperm(len(data), generator=generator), 0
     for _ in range(steps):
         if start >= len(data):  # a new epoch, reshuffled
-            order, start = torch.randperm(len(data)), 0
+            order, start = torch.randperm(len(data), generator=generator), 0
         real = data[order[start : start + BATCH_SIZE]]  # (≤ 64, 1, 32, 32)
         start += BATCH_SIZE
         # 4a. the generator: non-saturating loss on 64 fresh latents
         g_optimizer.zero_grad()
-        fake_scores = discriminator(generator(torch.randn(BATCH_SIZE, LATENT_DIM)))
+        fake_scores = critic(network(torch.randn(BATCH_SIZE, LATENT_DIM, generator=generator)))  # (64,)
         F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores)).backward()
         g_optimizer.step()
         # 4b. the discriminator: real and fake minibatches through batch norm apart
         d_optimizer.zero_grad()
-        real_scores = discriminator(real)
-        fake_scores = discriminator(generator(torch.randn(len(real), LATENT_DIM)).detach())
+        real_scores = critic(real)  # (≤ 64,)
+        fake_scores = critic(network(torch.randn(len(real), LATENT_DIM, generator=generator)).detach())  # (≤ 64,)
         loss = F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores))
         loss = loss + F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))
         loss.backward()
         d_optimizer.step()
-    return generator.eval()
+    return network.eval()
 
 
 @torch.no_grad()
-def sample_peer(generator: nn.Module, n: int, seed: int) -> torch.Tensor:
+def sample_peer(network: nn.Module, n: int, generator: torch.Generator) -> torch.Tensor:
     """Step 5: (n, 1, 28, 28) in [0, 1]."""
-    z = torch.randn(n, LATENT_DIM, generator=torch.Generator().manual_seed(seed))
-    images = generator(z).add(1).div(2)  # (n, 1, 32, 32) in [0, 1]
-    return F.interpolate(images, size=(28, 28), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    return resize_to_28(network(torch.randn(n, LATENT_DIM, generator=generator)))

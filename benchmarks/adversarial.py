@@ -128,16 +128,14 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 
    **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
    scored FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark
-   retrains that peer (``_peer_dcgan``: its tutorial's DCGAN, rewritten in plain torch and checked layer for
-   layer against the 0.1.0 wheel; 3,000 steps in float32, 100 with ``--quick``), scores it like our rows and
-   reports each row's FID over the peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``, the
-   best as ``fashion_best_over_peer_fid``): the target's 0.7×, on our scorer. ``--only peer`` rescores the
-   samples the last full run saved. Measured on 2026-11-30 with the rows' samples of 2026-11-28, rescored in
-   a rebuilt feature network (test accuracy 0.890; the rows' own FIDs above are from the 0.8902 one): the
-   peer has FID 97.6, precision 0.46 and recall 0.20; over it, pearson 0.33 (FID 32.2 here), gan 0.35, sn
-   0.57, dudley 0.79, wgan_gp 0.92, hellinger 1.86. One peer run, its 2,560 s on cores shared with two other
-   runs (the issue timed the peer at 8 minutes). Whether the ratios carry over to the independent scorer
-   is not known: two feature networks can rank differences in texture and in shape apart.
+   retrains that peer (``_peer_dcgan``: its tutorial's DCGAN rewritten in plain torch; with the wheel's weights
+   copied in, its networks gave the wheel's outputs exactly, and the tests pin its shapes, initialisation and
+   step order; 3,000 steps in float32, 100 with ``--quick``), scores it like our rows and reports each row's FID
+   over the peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``, the best as
+   ``fashion_best_over_peer_fid``): the target's 0.7×, on our scorer. It also scores 2,000 other test images,
+   as they are and through the peer's 28 → 32 → 28 resizes (``fashion_test_images[_resized]_fid``): the
+   scorer's floor and what the resizes alone cost the peer. ``--only peer`` retrains the peer and compares it
+   with the samples the last full run saved.
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
@@ -146,7 +144,7 @@ Usage::
 
     python benchmarks/adversarial.py               # 3 seeds × 2 mixtures × every row, the target runs, then
                                                    # 8 min per DCGAN and about 2 min of truncated sampling each
-                                                   # and the peer baseline's 3,000 steps (about 8 min)
+                                                   # and the peer baseline's 3,000 steps
     python benchmarks/adversarial.py --quick       # one seed, 100 steps, 20 s per DCGAN: under 10 minutes
     python benchmarks/adversarial.py --only modes  # or: --only targets, --only fashion, --only peer, --only game
     python benchmarks/adversarial.py --only fashion --precision 32-true  # the DCGANs in float32
@@ -190,7 +188,7 @@ import torch
 
 import dgm
 from _common import STEPS_CAP, Results, timed
-from _peer_dcgan import PEER_STEPS, sample_peer, train_peer
+from _peer_dcgan import PEER_STEPS, resize_to_28, resize_to_32, sample_peer, train_peer
 from dgm.core.errors import CheckpointError, DataError, DgmError
 from dgm.core.seed import capture_rng_state, restore_rng_state
 from dgm.data import BatchStream, Dataset, load_dataset
@@ -252,6 +250,8 @@ JACOBIAN_TRUNCATIONS = (0.1, 0.2, 0.3)  # shares of latents rejected after train
 FASHION_JACOBIAN_TRUNCATION = 0.2  # one share: a DCGAN's z has 100 values, so 100 forward passes per sample
 EVAL_EVERY = 500
 QUICK_PEER_STEPS = 100  # the torchgan baseline's steps with --quick (PEER_STEPS, 3,000, in the full run)
+PEER = "fashion_peer_torchgan_dcgan"  # the peer baseline's keys
+PEER_BEST = "fashion_best_over_peer_fid"
 # the target runs: the three rows grid25's target (25 modes, ≥ 95% high quality, KL ≤ 0.05) is set for, trained
 # longer on a cool-down schedule: the first step size for COOL_DOWN_HOLD of the steps, then halving every
 # COOL_DOWN_HALF_LIFE of them, down to COOL_DOWN_FLOOR of the first (where the table's schedule ends)
@@ -480,19 +480,21 @@ def save_samples(images: torch.Tensor, path: Path) -> None:
     np.savez_compressed(path, images=pixels)
 
 
-def fashion_scorer(results: Results) -> tuple[Dataset, FeatureNet, torch.Tensor] | None:
-    """Fashion-MNIST, the in-repo feature network (its test accuracy recorded) and the 2,000 test images every
-    Fashion row is scored against; None, with the reason printed, where the data set is not installed."""
+def fashion_scorer() -> tuple[Dataset, FeatureNet, torch.Tensor] | None:
+    """Fashion-MNIST, the in-repo feature network and the 2,000 test images every Fashion row is scored against;
+    None, with the reason printed, where the data set is not installed."""
     try:
         dataset = load_dataset("fashion-mnist")
     except DataError as error:
         print(f"  skipped ({error})")
         return None
     feature_net, seconds = timed(feature_net_for, dataset)
-    results.record({"fashion_feature_net_test_accuracy": feature_net.test_accuracy})
     print(f"  feature network: test accuracy {feature_net.test_accuracy:.3f} ({seconds:.0f} s, cached after)")
-    print(f"  {'objective':<10} {'steps':>6} {'FID':>8} {'KID':>16} {'precision':>10} {'recall':>7}")
     return dataset, feature_net, dataset.test[-NUM_FID_IMAGES:]
+
+
+def print_header() -> None:
+    print(f"  {'objective':<10} {'steps':>6} {'FID':>8} {'KID':>16} {'precision':>10} {'recall':>7}")
 
 
 def fashion_rows(
@@ -507,6 +509,8 @@ def fashion_rows(
     the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows; None: every row).
     Returns each row's plain samples."""
     _, feature_net, real = scorer
+    results.record({"fashion_feature_net_test_accuracy": feature_net.test_accuracy})
+    print_header()
     plain = {}
     for index, (name, overrides) in enumerate(FASHION_ROWS.items()):
         run = folder / f"dcgan-{name}"
@@ -537,7 +541,9 @@ def fashion_rows(
             print_scores(label, metrics, f"{seconds:.0f} s" if share else "")
             if not share:
                 plain[name] = fake
-        results.record(figures, forget=("fashion_threads", "fashion_bf16_mixed"))
+        # the ratios to the peer baseline were of this row's earlier samples
+        forget = ("fashion_threads", "fashion_bf16_mixed", f"fashion_dcgan_{name}_fid_over_peer", PEER_BEST)
+        results.record(figures, forget=forget)
     return plain
 
 
@@ -550,29 +556,36 @@ def print_scores(label: str, metrics: dict[str, float], note: str = "") -> None:
 def peer_row(
     scorer: tuple[Dataset, FeatureNet, torch.Tensor], steps: int, results: Results, ours: dict[str, torch.Tensor]
 ) -> None:
-    """torchgan 0.1.0's tutorial DCGAN (``_peer_dcgan``), ``steps`` steps in float32, scored like our rows; then
-    the best FID of ``ours`` (each row's plain samples) in the same features over the peer's: the Fashion target's
-    0.7×, measured on our scorer."""
+    """torchgan 0.1.0's tutorial DCGAN (``_peer_dcgan``), ``steps`` steps in float32 from seed 0, scored like our
+    rows; then each FID of ``ours`` (each row's plain samples) in the same features over the peer's, the best of
+    them the Fashion target's 0.7× on our scorer. Also the FID of 2,000 held-out test images, as they are and
+    through the peer's 28 → 32 → 28 resizes: the floor of the scorer and what the resizes alone cost."""
     dataset, feature_net, real = scorer
-    generator, seconds = timed(train_peer, dataset.train, steps)
-    fake = torch.cat([sample_peer(generator, 500, seed=i) for i in range(4)])  # 2,000, as our rows
+    network, seconds = timed(train_peer, dataset.train, torch.Generator().manual_seed(0), steps)
+    fake = torch.cat([sample_peer(network, 500, torch.Generator().manual_seed(i)) for i in range(4)])  # as our rows
     metrics = implicit_metrics(real, fake, feature_net)
-    key = "fashion_peer_torchgan_dcgan"
-    figures = {f"{key}_{name}": value for name, value in metrics.items()}
-    figures |= {f"{key}_train_steps": float(steps), f"{key}_train_s": seconds}
-    figures |= results.settings(key, precision="32-true")
+    figures = {f"{PEER}_{name}": value for name, value in metrics.items()}
+    figures |= {f"{PEER}_train_steps": float(steps), f"{PEER}_train_s": seconds}
+    figures |= results.settings(PEER, precision="32-true")
+    print_header()
     print_scores(f"{'torchgan':<10} {steps:>6}", metrics, f"{seconds:.0f} s")
-    if ours:  # every row's FID over the peer's, in the same features
-        real_features = feature_net.features(real)
+    real_features = feature_net.features(real)  # (2000, F)
+    held_out = dataset.test[:NUM_FID_IMAGES]  # disjoint from ``real`` (the last 2,000 of 10,000)
+    for name, images in {"": held_out, "_resized": resize_to_28(resize_to_32(held_out))}.items():
+        figures[f"fashion_test_images{name}_fid"] = frechet_distance(real_features, feature_net.features(images))
+    print(f"  2,000 other test images: FID {figures['fashion_test_images_fid']:.2f}, through the peer's resizes "
+          f"{figures['fashion_test_images_resized_fid']:.2f}")  # fmt: skip
+    figures[f"{PEER}_feature_net_test_accuracy"] = feature_net.test_accuracy
+    if not ours:
+        print("  no samples of our rows to compare with (a full --only fashion run saves them)")
+    else:  # every row's FID over the peer's, in the same features
         fids = {name: frechet_distance(real_features, feature_net.features(images)) for name, images in ours.items()}
         figures |= {f"fashion_dcgan_{name}_fid_over_peer": fid / metrics["fid"] for name, fid in fids.items()}
-        figures["fashion_peer_feature_net_test_accuracy"] = feature_net.test_accuracy
         ranked = sorted(fids, key=fids.get)
-        ratio = figures["fashion_best_over_peer_fid"] = fids[ranked[0]] / metrics["fid"]
+        ratio = figures[PEER_BEST] = fids[ranked[0]] / metrics["fid"]
         ratios = ", ".join(f"{name} {fids[name] / metrics['fid']:.2f}" for name in ranked)
         best = f"{ranked[0]} (FID {fids[ranked[0]]:.2f} here)"
-        print(f"  torchgan 0.1.0's tutorial DCGAN ({steps:,} steps in float32, {seconds:.0f} s); our rows' FID over "
-              f"its: {ratios}; the best, {best}: {ratio:.2f}× (target 0.7×)")  # fmt: skip
+        print(f"  our rows' FID over the peer's: {ratios}; the best, {best}: {ratio:.2f}× (target 0.7×)")
     results.record(figures)
 
 
@@ -664,15 +677,19 @@ def main() -> None:
         mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress, args.checkpoints)
     if "fashion" in parts or "peer" in parts:
         budget = 20.0 if args.quick else 480.0
-        print(f"\nFashion-MNIST, DCGAN architecture, {budget:.0f} s of training per objective in {args.precision}:")
-        scorer = fashion_scorer(results)
+        rows = f"{budget:.0f} s of training per objective in {args.precision}" if "fashion" in parts else "no rows"
+        print(f"\nFashion-MNIST, DCGAN architecture, {rows}:")
+        scorer = fashion_scorer()
         ours = {}
         if scorer is not None and "fashion" in parts:
             with tempfile.TemporaryDirectory() as tmp:
                 samples = None if args.quick else SAMPLES
                 ours = fashion_rows(scorer, budget, Path(tmp), results, samples, 1 if args.quick else None)
-        if scorer is not None and "peer" in parts:  # alone: against the samples the last full run saved
-            peer_row(scorer, QUICK_PEER_STEPS if args.quick else PEER_STEPS, results, ours or saved_samples(SAMPLES))
+        elif not args.quick:  # the peer alone: against the samples the last full run saved
+            ours = saved_samples(SAMPLES)
+        if scorer is not None and "peer" in parts:
+            print("\nThe peer baseline, torchgan 0.1.0's tutorial DCGAN (benchmarks/_peer_dcgan.py), in float32:")
+            peer_row(scorer, QUICK_PEER_STEPS if args.quick else PEER_STEPS, results, ours)
     if "game" in parts:
         print("\nThe bilinear game min_x max_y x·y, step 0.2:")
         game_rows(results)
