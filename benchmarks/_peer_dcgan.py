@@ -40,6 +40,8 @@ Example::
     images = sample_peer(generator, 16, torch.Generator().manual_seed(1))  # (16, 1, 28, 28) in [0, 1]
 """
 
+import itertools
+
 import numpy as np
 import torch
 from PIL import Image
@@ -69,7 +71,7 @@ def peer_generator() -> nn.Sequential:
     """Step 2: (B, 100) -> (B, 1, 32, 32) in (−1, 1)."""
     layers: list[nn.Module] = [nn.Unflatten(1, (LATENT_DIM, 1, 1))]  # (B, 100, 1, 1)
     widths = [LATENT_DIM, 4 * WIDTH, 2 * WIDTH, WIDTH]
-    for index, (wide_in, wide_out) in enumerate(zip(widths, widths[1:], strict=False)):
+    for index, (wide_in, wide_out) in enumerate(itertools.pairwise(widths)):
         stride, padding = (1, 0) if index == 0 else (2, 1)  # 1×1 -> 4×4, then doubling
         layers += [
             nn.ConvTranspose2d(wide_in, wide_out, 4, stride, padding, bias=False),

@@ -128,21 +128,21 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
 
    **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
    scored FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark
-   retrains that peer (``_peer_dcgan``: its tutorial's DCGAN rewritten in plain torch; with the wheel's weights
-   copied in, its networks gave the wheel's outputs exactly, and the tests pin its shapes, initialisation and
-   step order; 3,000 steps in float32, 100 with ``--quick``), scores it like our rows and reports each row's FID
-   over the peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``, the best as
-   ``fashion_best_over_peer_fid``): the target's 0.7×, on our scorer. It also scores 2,000 other test images,
-   as they are and through the peer's 28 → 32 → 28 resizes (``fashion_test_images[_resized]_fid``): the
-   scorer's floor and what the resizes alone cost the peer. ``--only peer`` retrains the peer and compares it
-   with the samples the last full run saved. Measured on 2026-11-30 (``--only peer``, 2 threads; the rows'
-   samples of 2026-11-28, rescored in a rebuilt feature network, test accuracy 0.890, where the rows' own
-   FIDs above are from the 0.8902 one): the peer trained its 3,000 steps in 488 s, the issue's 8 minutes,
-   and has FID 103.9, precision 0.50 and recall 0.21; over it, pearson 0.31 (FID 32.2 here), gan 0.33, sn
-   0.53, dudley 0.75, wgan_gp 0.86, hellinger 1.75. The other test images have FID 3.4, and 10.0 through
-   the resizes, so the resizes explain little of the peer's gap. An earlier run of the peer, its RNG
-   seeded otherwise, had FID 97.6 (pearson 0.33×). Whether the ratios carry over to the independent scorer
-   is not known: two feature networks can weigh texture and shape differently.
+   retrains that peer (``_peer_dcgan``: its tutorial's DCGAN rewritten in plain torch; compared once by hand,
+   with the wheel's weights copied in, its networks gave the wheel's outputs exactly, and the tests pin its
+   layers, initialisation and training step; 3,000 steps in float32, 100 with ``--quick``), scores it like our
+   rows and reports each row's FID over the peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``,
+   the best as ``fashion_best_over_peer_fid``): the target's 0.7×, on our scorer. It also scores 2,000 other
+   test images, as they are and through the peer's 28 → 32 → 28
+   resizes (``fashion_test_images[_resized]_fid``): the scorer's floor and what the resizes alone cost the
+   peer. ``--only peer`` retrains the peer and compares it with the samples the last full run saved. Measured
+   on 2026-11-30 (``--only peer``, 2 threads; the rows' samples of 2026-11-28, rescored in a rebuilt feature
+   network, test accuracy 0.890, where the rows' own FIDs above are from the 0.8902 one): the peer trained
+   its 3,000 steps in 488 s, the issue's 8 minutes, and has FID 103.9, precision 0.50 and recall 0.21; over it,
+   pearson 0.31 (FID 32.2 here), gan 0.33, sn 0.53, dudley 0.75, wgan_gp 0.86, hellinger 1.75. The other test
+   images have FID 3.4, and 10.0 through the resizes, so the resizes explain little of the peer's gap. An
+   earlier run of the peer, its RNG seeded otherwise, had FID 97.6 (pearson 0.33×). Whether the ratios carry
+   over to the independent scorer is not known: two feature networks can weigh texture and shape differently.
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
@@ -501,6 +501,7 @@ def fashion_scorer() -> tuple[Dataset, FeatureNet, torch.Tensor] | None:
 
 
 def print_header() -> None:
+    """The Fashion table's column names."""
     print(f"  {'objective':<10} {'steps':>6} {'FID':>8} {'KID':>16} {'precision':>10} {'recall':>7}")
 
 
@@ -546,8 +547,8 @@ def fashion_rows(
             figures[f"fashion_dcgan_{name}{suffix}_sampling_s"] = seconds
             label = f"  JBT, {share:.0%} out" if share else f"{name:<10} {trained.step:>6}"
             print_scores(label, metrics, f"{seconds:.0f} s" if share else "")
-            if not share:
-                plain[name] = fake
+            if not share:  # as saved, in 8-bit pixels: the peer's ratios see the same samples either way
+                plain[name] = fake.mul(255).round().div(255)
         # the ratios to the peer baseline were of this row's earlier samples
         forget = ("fashion_threads", "fashion_bf16_mixed", f"fashion_dcgan_{name}_fid_over_peer", PEER_BEST)
         results.record(figures, forget=forget)
@@ -555,6 +556,7 @@ def fashion_rows(
 
 
 def print_scores(label: str, metrics: dict[str, float], note: str = "") -> None:
+    """One line of the Fashion table: ``label`` (the row and its steps), the four scores, ``note``."""
     kid = f"{metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f}"
     print(f"  {label:<17} {metrics['fid']:>8.2f} {kid:>16} "
           f"{metrics['precision']:>10.3f} {metrics['recall']:>7.3f} {note:>6}".rstrip())  # fmt: skip
@@ -583,8 +585,10 @@ def peer_row(
     print(f"  2,000 other test images: FID {figures['fashion_test_images_fid']:.2f}, through the peer's resizes "
           f"{figures['fashion_test_images_resized_fid']:.2f}")  # fmt: skip
     figures[f"{PEER}_feature_net_test_accuracy"] = feature_net.test_accuracy
+    stale = [f"fashion_dcgan_{name}_fid_over_peer" for name in FASHION_ROWS if name not in ours]  # of another peer
     if not ours:
-        print("  no samples of our rows to compare with (a full --only fashion run saves them)")
+        print("  no samples of our rows to compare with (--quick compares this run's; a full run saves them)")
+        stale.append(PEER_BEST)
     else:  # every row's FID over the peer's, in the same features
         fids = {name: frechet_distance(real_features, feature_net.features(images)) for name, images in ours.items()}
         figures |= {f"fashion_dcgan_{name}_fid_over_peer": fid / metrics["fid"] for name, fid in fids.items()}
@@ -593,7 +597,7 @@ def peer_row(
         ratios = ", ".join(f"{name} {fids[name] / metrics['fid']:.2f}" for name in ranked)
         best = f"{ranked[0]} (FID {fids[ranked[0]]:.2f} here)"
         print(f"  our rows' FID over the peer's: {ratios}; the best, {best}: {ratio:.2f}× (target 0.7×)")
-    results.record(figures)
+    results.record(figures, forget=tuple(stale))
 
 
 def saved_samples(folder: Path) -> dict[str, torch.Tensor]:
@@ -692,8 +696,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 samples = None if args.quick else SAMPLES
                 ours = fashion_rows(scorer, budget, Path(tmp), results, samples, 1 if args.quick else None)
-        elif not args.quick:  # the peer alone: against the samples the last full run saved
-            ours = saved_samples(SAMPLES)
+        elif scorer is not None and "peer" in parts and not args.quick:  # the peer alone: against the samples
+            ours = saved_samples(SAMPLES)  # the last full run saved
         if scorer is not None and "peer" in parts:
             print("\nThe peer baseline, torchgan 0.1.0's tutorial DCGAN (benchmarks/_peer_dcgan.py), in float32:")
             peer_row(scorer, QUICK_PEER_STEPS if args.quick else PEER_STEPS, results, ours)
