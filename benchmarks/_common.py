@@ -53,6 +53,14 @@ def simd_bits() -> int:
     return {"AVX2": 256, "AVX512": 512, "SVE256": 256}.get(torch.backends.cpu.get_cpu_capability(), 0)
 
 
+def bf16_pays() -> bool:
+    """Whether this CPU has bf16 matrix units (AMX tiles or AVX512-BF16), where bf16-mixed training is faster.
+    Without them torch's bf16 kernels are slow: a DCGAN step at 28×28 (batch 128, 1 thread) took 6.7 s in
+    bf16-mixed against 0.63 s in float32 on an AVX2 AMD EPYC."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's, private in torch 2.13
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def timed(function, *args, **kwargs):
     start = time.perf_counter()
     value = function(*args, **kwargs)

@@ -108,23 +108,24 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    row had 44%. PacGAN's runs (Table 1: PacGAN4 on the grid, PacGAN2 on the ring) trained far longer, with
    a maxout critic.
 2. **Fashion-MNIST**: the DCGAN architecture (``dgm train dcgan``) for the same wall-clock budget per objective
-   at 2 threads, trained in bf16-mixed by default (on these machines, which have AMX, the f-GAN rows' steps
+   at 2 threads, trained in bf16-mixed where the CPU has bf16 units, AMX or AVX512-BF16, and in float32
+   elsewhere (``--precision auto``; on the AMX machines of the committed rows the f-GAN rows' steps
    took 0.12–0.14 s in the full 480 s runs against float32's 0.17–0.19 s, and every row made 1.2–1.6× the steps
-   it made in float32; ``--precision 32-true`` for float32), then FID, KID and precision/recall (k = 3)
-   of 2,000 samples, scored in float32, against 2,000 test images, in the features of a classifier trained
-   in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy is reported). Each row also scores 2,000
-   Jacobian-truncated samples (``FASHION_JACOBIAN_TRUNCATION`` of the latents rejected; its sampling time is
-   reported: z has 100 values, so each sample costs 100 forward-mode passes), under the row as "JBT" (only the
-   first row with ``--quick``). In the full run of 2026-11-28 JBT lowered FID for gan 30.6 → 27.8, pearson 30.0
-   → 28.7, sn 51.0 → 49.8 and dudley 70.3 → 68.1, with precision up 0.02–0.04 and recall down 0.01–0.02; it
-   left wgan_gp at 81.1 and made hellinger worse (164 → 175), whose generator had not learnt the data. The
-   budget is wall-clock, so the steps and the plain FIDs move between full runs (gan 33.2 and 30.6,
-   wgan_gp 76.4 and 81.1 in two of them). Sampling a moving average of G's weights
-   instead (``generator_average=0.999``) did not help in this budget: FID 32.5 for gan and 32.1 for pearson,
-   one 480 s run each; nor did the two time-scale update rule (Heusel et al. 2017: G at 1e-4, the critic
-   at 4e-4), FID 43.8 for gan in 4,474 steps. The sn row keeps K = 1 here (images in [0, 1]: neighbouring
-   images are several units apart, where the grid's modes are 0.05 wide): K = 2 for the row's 3,621 steps gave
-   FID 53.1.
+   it made in float32; on an AVX2 AMD EPYC a step took ten times as long in bf16-mixed, ``_common.bf16_pays``),
+   then FID, KID and precision/recall (k = 3) of 2,000 samples, scored in float32, against 2,000 test images,
+   in the features of a classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy
+   is reported). Each row also scores 2,000 Jacobian-truncated samples (``FASHION_JACOBIAN_TRUNCATION`` of the
+   latents rejected; its sampling time is reported: z has 100 values, so each sample costs 100 forward-mode
+   passes), under the row as "JBT" (only the first row with ``--quick``). In the full run of 2026-11-28 JBT
+   lowered FID for gan 30.6 → 27.8, pearson 30.0 → 28.7, sn 51.0 → 49.8 and dudley 70.3 → 68.1, with precision
+   up 0.02–0.04 and recall down 0.01–0.02; it left wgan_gp at 81.1 and made hellinger worse (164 → 175), whose
+   generator had not learnt the data. The budget is wall-clock, so the steps and the plain FIDs move between
+   full runs (gan 33.2 and 30.6, wgan_gp 76.4 and 81.1 in two of them). Sampling a moving average of G's
+   weights instead (``generator_average=0.999``) did not help in this budget: FID 32.5 for gan and 32.1 for
+   pearson, one 480 s run each; nor did the two time-scale update rule (Heusel et al. 2017: G at 1e-4, the
+   critic at 4e-4), FID 43.8 for gan in 4,474 steps. The sn row keeps K = 1 here (images in [0, 1]:
+   neighbouring images are several units apart, where the grid's modes are 0.05 wide): K = 2 for the
+   row's 3,621 steps gave FID 53.1.
 
    **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
    scored FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark
@@ -194,7 +195,7 @@ import numpy as np
 import torch
 
 import dgm
-from _common import STEPS_CAP, Results, timed
+from _common import STEPS_CAP, Results, bf16_pays, timed
 from _peer_dcgan import PEER_STEPS, resize_to_28, resize_to_32, sample_peer, train_peer
 from dgm.core.errors import CheckpointError, DataError, DgmError
 from dgm.core.seed import capture_rng_state, restore_rng_state
@@ -638,10 +639,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument(
         "--precision",
-        default="bf16-mixed",
-        choices=["32-true", "bf16-mixed"],
-        help="the DCGANs' training precision (bf16-mixed: 1.2-1.6x the steps of 32-true in the same time, with AMX); "
-        "the mode rows train and every figure is scored in float32",
+        default="auto",
+        choices=["auto", "32-true", "bf16-mixed"],
+        help="the DCGANs' training precision (auto: bf16-mixed where the CPU has AMX or AVX512-BF16, 1.2-1.6x the "
+        "steps of 32-true in the same time with AMX; elsewhere 32-true, as bf16 is ~10x slower on AVX2); the mode "
+        "rows train and every figure is scored in float32",
     )
     parser.add_argument("--out", type=Path, help="JSON file to merge the figures into")
     parser.add_argument(
@@ -667,6 +669,8 @@ def main() -> None:
                          f"{' '.join(args.rows or TARGET_ROWS)} --mixtures {' '.join(args.mixtures)}")  # fmt: skip
         parts = [n for n in parts if n != "targets"]
     torch.set_num_threads(args.threads)
+    if args.precision == "auto":
+        args.precision = "bf16-mixed" if bf16_pays() else "32-true"
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, args.precision)
     seeds = range(args.first_seed, args.first_seed + (args.seeds or (1 if args.quick else 3)))
     if "modes" in parts:
