@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 import dgm
-from _common import Results, train_and_score
+from _common import Results, bf16_pays, train_and_score
 from dgm.api import test_data_for
 from dgm.core.errors import DataError
 from dgm.core.protocols import LatentVariableModel
@@ -64,7 +64,8 @@ PIXELVAE = PYTHAE_VAE | {"pixel_channels": 16, "num_residual_blocks": 0, "first_
 INFINITE_VAE = PYTHAE_VAE | {"max_components": 4, "assignment_memory": 9000}
 # bf16-mixed where AMX pays: the PixelCNN's convolutions, and IWAE's decoder, which sees k·B = 500 rows a step
 # (35-45 -> 19 ms a step at 1 thread); the VAE's 100 rows gain only about 10% (12.5 -> 11.2 ms)
-PRECISION = {"pixelvae": "bf16-mixed", "iwae": "bf16-mixed", "iwae_fashion": "bf16-mixed"}
+# (on CPUs with AMX or AVX512-BF16 only: elsewhere bf16 is about ten times slower, ``_common.bf16_pays``)
+PRECISION = {"pixelvae": "bf16-mixed", "iwae": "bf16-mixed", "iwae_fashion": "bf16-mixed"} if bf16_pays() else {}
 # the step size halved every 30k steps down to 1e-4; in 5 minutes (IWAE-500, 1 thread, 2 processes): 94.59 nats
 # against 94.76 at a constant 1e-3 (pythae's), 94.70 from 2e-3 halved every 10k, 94.82 with weight decay 0.05 and
 # 97.07 with dropout 0.2 on the decoder; the 20-minute row halves every 20k steps
