@@ -1,8 +1,11 @@
 """Shared fixtures: every test starts from fixed seeds; runs go to a temporary folder. Inside a pytest-xdist
-worker (``make test``: one per CPU) torch runs one thread."""
+worker (``make test``: one per CPU) torch runs one thread. ``bench_module`` imports a benchmark script's module."""
 
+import importlib
 import os
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,3 +21,19 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def bench_module(monkeypatch):
+    """``bench_module(name)``: ``benchmarks/<name>.py`` imported afresh, with ``benchmarks/`` on the path (as the
+    scripts run) for this test only."""
+
+    def load(name: str):
+        monkeypatch.syspath_prepend(str(BENCHMARKS))
+        monkeypatch.delitem(sys.modules, name, raising=False)  # a fresh import, not an earlier test's module
+        return importlib.import_module(name)
+
+    return load

@@ -1,20 +1,12 @@
 """What the benchmark scripts share (``benchmarks/_common.py``): the choice of training precision."""
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def common(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    monkeypatch.delitem(sys.modules, "_common", raising=False)
-    return importlib.import_module("_common")
+def common(bench_module):
+    return bench_module("_common")
 
 
 @pytest.mark.parametrize(("amx", "avx512_bf16", "expected"), [(1, 0, True), (0, 1, True), (0, 0, False)])

@@ -1,23 +1,16 @@
 """The reproduction of torchgan 0.1.0's tutorial DCGAN that the Fashion benchmark scores as its peer baseline: its
 networks, its training step as torchgan's trainer runs it, and its data pipeline."""
 
-import importlib
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def peer(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    monkeypatch.delitem(sys.modules, "_peer_dcgan", raising=False)
-    return importlib.import_module("_peer_dcgan")
+def peer(bench_module):
+    return bench_module("_peer_dcgan")
 
 
 def layers(network: nn.Module) -> list[str]:
