@@ -53,12 +53,22 @@ def simd_bits() -> int:
     return {"AVX2": 256, "AVX512": 512, "SVE256": 256}.get(torch.backends.cpu.get_cpu_capability(), 0)
 
 
+BF16_CHECKS = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's, private in torch 2.13
+
+
 def bf16_pays() -> bool:
-    """Whether this CPU has bf16 matrix units (AMX tiles or AVX512-BF16), where bf16-mixed training is faster.
-    Without them torch's bf16 kernels are slow: a DCGAN step at 28×28 (batch 128, 1 thread) took 6.7 s in
-    bf16-mixed against 0.63 s in float32 on an AVX2 AMD EPYC."""
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu's, private in torch 2.13
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    """Whether this CPU has bf16 matrix units, where bf16-mixed training is faster: AMX tiles (measured: the
+    benchmarks' bf16 rows made 1.1-3.3× float32's steps) or AVX512-BF16 (assumed, not measured). Without them
+    torch's bf16 kernels are slow: a DCGAN step at 28×28 (batch 128, 1 thread) took 6.7 s in bf16-mixed against
+    0.63 s in float32 on an AVX2 AMD EPYC."""
+    return any(getattr(torch.cpu, name, lambda: False)() for name in BF16_CHECKS)
+
+
+def training_precision(choice: str) -> str:
+    """A benchmark's ``--precision``: ``auto`` is bf16-mixed where ``bf16_pays()``, else 32-true."""
+    if choice != "auto":
+        return choice
+    return "bf16-mixed" if bf16_pays() else "32-true"
 
 
 def timed(function, *args, **kwargs):

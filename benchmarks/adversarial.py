@@ -171,7 +171,7 @@ Every figure is merged into ``benchmarks/results/adversarial.json`` (``adversari
 ``--quick``) as soon as it is measured, e.g. ``grid25_wgan_gp_modes_seed0``, ``fashion_dcgan_sn_fid``, with
 the settings it was measured with: ``<mixture>_<row>_threads`` and ``<mixture>_<row>_bf16_mixed`` (0: the
 mode rows train in float32; rows measured before 2026-11-29 have only ``modes_threads``, 1),
-``fashion_dcgan_<row>_threads``, ``fashion_dcgan_<row>_bf16_mixed`` (1: trained in bf16-mixed), and
+``fashion_dcgan_<row>_threads``, ``fashion_dcgan_<row>_bf16_mixed`` (1: trained in bf16-mixed, 0: float32), and
 ``<key>_simd_bits``, the vector width of the CPU kernels torch used (256: AVX2, 512: AVX-512). A rerun
 reproduces a row bit for bit only on the same threads and kernels: GAN training is chaotic, and another CPU's
 kernels sum in another order. Measured: grid25 ``sn`` seed 0 had 78.1% high quality and KL 0.048 on the
@@ -195,7 +195,7 @@ import numpy as np
 import torch
 
 import dgm
-from _common import STEPS_CAP, Results, bf16_pays, timed
+from _common import STEPS_CAP, Results, timed, training_precision
 from _peer_dcgan import PEER_STEPS, resize_to_28, resize_to_32, sample_peer, train_peer
 from dgm.core.errors import CheckpointError, DataError, DgmError
 from dgm.core.seed import capture_rng_state, restore_rng_state
@@ -669,8 +669,7 @@ def main() -> None:
                          f"{' '.join(args.rows or TARGET_ROWS)} --mixtures {' '.join(args.mixtures)}")  # fmt: skip
         parts = [n for n in parts if n != "targets"]
     torch.set_num_threads(args.threads)
-    if args.precision == "auto":
-        args.precision = "bf16-mixed" if bf16_pays() else "32-true"
+    args.precision = training_precision(args.precision)
     results = Results(args.out or (QUICK_RESULTS if args.quick else RESULTS), args.threads, args.precision)
     seeds = range(args.first_seed, args.first_seed + (args.seeds or (1 if args.quick else 3)))
     if "modes" in parts:

@@ -21,7 +21,7 @@ Usage::
     python benchmarks/autoregressive.py            # 20 min per image model and char-RNN: about 2.5 hours
     python benchmarks/autoregressive.py --quick    # reduced budgets, under 10 minutes
     python benchmarks/autoregressive.py --only pixelcnn made anchors --threads 1   # a subset; "speedups" is a row too
-    python benchmarks/autoregressive.py --precision 32-true   # train in float32 (default: bf16-mixed with AMX)
+    python benchmarks/autoregressive.py --precision 32-true   # float32 (default: bf16-mixed with AMX or AVX512-BF16)
     dgm bench autoregressive -- --only wavenet                # the same through the CLI
 
 Each figure is merged into a flat ``{name: number}`` JSON as soon as it is measured, so runs of a
@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 import dgm
-from _common import Results, bf16_pays, timed, train_and_score
+from _common import Results, timed, train_and_score, training_precision
 from dgm.core.errors import DataError
 from dgm.models import build_model
 from dgm.models.autoregressive.wavenet import LEVELS, WaveNet, WaveNetConfig, draw_code, mu_law_encode
@@ -262,8 +262,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="JSON file to merge the figures into")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.precision == "auto":
-        args.precision = "bf16-mixed" if bf16_pays() else "32-true"
+    args.precision = training_precision(args.precision)
     image_budget = args.budget or (30.0 if args.quick else 1200.0)
     sequence_budgets = {
         name: args.budget or (20.0 if args.quick else SEQUENCE_BUDGET.get(name, 300.0)) for name in SEQUENCE_MODELS

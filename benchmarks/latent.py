@@ -65,7 +65,7 @@ INFINITE_VAE = PYTHAE_VAE | {"max_components": 4, "assignment_memory": 9000}
 # bf16-mixed where AMX pays: the PixelCNN's convolutions, and IWAE's decoder, which sees k·B = 500 rows a step
 # (35-45 -> 19 ms a step at 1 thread); the VAE's 100 rows gain only about 10% (12.5 -> 11.2 ms)
 # (on CPUs with AMX or AVX512-BF16 only: elsewhere bf16 is about ten times slower, ``_common.bf16_pays``)
-PRECISION = {"pixelvae": "bf16-mixed", "iwae": "bf16-mixed", "iwae_fashion": "bf16-mixed"} if bf16_pays() else {}
+PRECISION = {"pixelvae": "bf16-mixed", "iwae": "bf16-mixed", "iwae_fashion": "bf16-mixed"}
 # the step size halved every 30k steps down to 1e-4; in 5 minutes (IWAE-500, 1 thread, 2 processes): 94.59 nats
 # against 94.76 at a constant 1e-3 (pythae's), 94.70 from 2e-3 halved every 10k, 94.82 with weight decay 0.05 and
 # 97.07 with dropout 0.2 on the decoder; the 20-minute row halves every 20k steps
@@ -113,7 +113,7 @@ def likelihood_rows(names: list[str], scale: float, k_cap: int | None, folder: P
         model_name, data, overrides, seconds, k = LIKELIHOOD_ROWS[name]
         budget, k = seconds * scale, min(k, k_cap or k)
         try:
-            precision = PRECISION.get(name, results.precision)
+            precision = PRECISION.get(name, results.precision) if bf16_pays() else results.precision
             trained, run = train_and_score(model_name, data, overrides, budget, folder / name, precision, 1)
         except DataError as error:
             print(f"  {name}: skipped ({error})")

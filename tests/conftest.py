@@ -29,7 +29,7 @@ BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 @pytest.fixture
 def bench_module(monkeypatch):
     """``bench_module(name)``: ``benchmarks/<name>.py`` imported afresh, with ``benchmarks/`` on the path (as the
-    scripts run) for this test only."""
+    scripts run) for this test only; the module stays in ``sys.modules`` until the next fresh import."""
 
     def load(name: str):
         monkeypatch.syspath_prepend(str(BENCHMARKS))
