@@ -116,16 +116,16 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    in the features of a classifier trained in-repo on Fashion-MNIST (``dgm.eval.features``; its test accuracy
    is reported). Each row also scores 2,000 Jacobian-truncated samples (``FASHION_JACOBIAN_TRUNCATION`` of the
    latents rejected; its sampling time is reported: z has 100 values, so each sample costs 100 forward-mode
-   passes), under the row as "JBT" (only the first row with ``--quick``). In the full run of 2026-11-28 JBT
-   lowered FID for gan 30.6 → 27.8, pearson 30.0 → 28.7, sn 51.0 → 49.8 and dudley 70.3 → 68.1, with precision
-   up 0.02–0.04 and recall down 0.01–0.02; it left wgan_gp at 81.1 and made hellinger worse (164 → 175), whose
-   generator had not learnt the data. The budget is wall-clock, so the steps and the plain FIDs move between
-   full runs (gan 33.2 and 30.6, wgan_gp 76.4 and 81.1 in two of them). Sampling a moving average of G's
-   weights instead (``generator_average=0.999``) did not help in this budget: FID 32.5 for gan and 32.1 for
-   pearson, one 480 s run each; nor did the two time-scale update rule (Heusel et al. 2017: G at 1e-4, the
-   critic at 4e-4), FID 43.8 for gan in 4,474 steps. The sn row keeps K = 1 here (images in [0, 1]:
-   neighbouring images are several units apart, where the grid's modes are 0.05 wide): K = 2 for the
-   row's 3,621 steps gave FID 53.1.
+   passes), under the row as "JBT" (only the first row, 500 samples, with ``--quick``). In the full run
+   of 2026-11-28 JBT lowered FID for gan 30.6 → 27.8, pearson 30.0 → 28.7, sn 51.0 → 49.8 and dudley 70.3
+   → 68.1, with precision up 0.02–0.04 and recall down 0.01–0.02; it left wgan_gp at 81.1 and made hellinger
+   worse (164 → 175), whose generator had not learnt the data. The budget is wall-clock, so the steps and the
+   plain FIDs move between full runs (gan 33.2 and 30.6, wgan_gp 76.4 and 81.1 in two of them). Sampling a
+   moving average of G's weights instead (``generator_average=0.999``) did not help in this budget: FID 32.5
+   for gan and 32.1 for pearson, one 480 s run each; nor did the two time-scale update rule (Heusel et
+   al. 2017: G at 1e-4, the critic at 4e-4), FID 43.8 for gan in 4,474 steps. The sn row keeps K = 1
+   here (images in [0, 1]: neighbouring images are several units apart, where the grid's modes are 0.05 wide):
+   K = 2 for the row's 3,621 steps gave FID 53.1.
 
    **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
    scored FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark
@@ -513,10 +513,11 @@ def fashion_rows(
     results: Results,
     samples_folder: Path | None,
     truncated_rows: int | None = None,
+    truncated_batches: int = 4,
 ) -> dict[str, torch.Tensor]:
     """Each objective trains the DCGAN for ``budget`` seconds in ``results.precision``; FID etc. in float32, of
-    the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows; None: every row).
-    Returns each row's plain samples."""
+    the plain samples and of Jacobian-truncated ones (in the first ``truncated_rows`` rows, None: every row;
+    ``truncated_batches`` batches of 500, where the plain samples are 4). Returns each row's plain samples."""
     _, feature_net, real = scorer
     results.record({"fashion_feature_net_test_accuracy": feature_net.test_accuracy})
     print_header()
@@ -535,10 +536,10 @@ def fashion_rows(
         figures |= results.settings(f"fashion_dcgan_{name}")  # per row: a partial rerun may mix precisions
         for suffix, share in samplings.items():
             start = time.perf_counter()
-            with torch.no_grad():  # 2,000 samples, from the same 4 seeds either way
+            with torch.no_grad():  # 2,000 samples (fewer truncated with --quick), from the same seeds either way
                 fake = torch.cat(
                     [model.sample(500, generator=torch.Generator().manual_seed(i), jacobian_truncation=share)
-                     for i in range(4)]
+                     for i in range(truncated_batches if share else 4)]
                 )  # fmt: skip
             seconds = time.perf_counter() - start
             if samples_folder is not None:
@@ -698,7 +699,8 @@ def main() -> None:
         if scorer is not None and "fashion" in parts:
             with tempfile.TemporaryDirectory() as tmp:
                 samples = None if args.quick else SAMPLES
-                ours = fashion_rows(scorer, budget, Path(tmp), results, samples, 1 if args.quick else None)
+                quick = {"truncated_rows": 1, "truncated_batches": 1} if args.quick else {}  # JBT: 500 samples
+                ours = fashion_rows(scorer, budget, Path(tmp), results, samples, **quick)
         elif scorer is not None and "peer" in parts and not args.quick:  # the peer alone: against the samples
             ours = saved_samples(SAMPLES)  # the last full run saved
         if scorer is not None and "peer" in parts:
