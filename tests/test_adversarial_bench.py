@@ -1,7 +1,6 @@
 """The adversarial benchmark's mode runs: killed after a checkpoint and resumed, a run ends bit for bit where an
 uninterrupted one does (the 40,000-step target runs outlast a session)."""
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ from safetensors.torch import load_file
 from dgm.core.errors import CheckpointError
 from dgm.train.checkpoint import list_checkpoints
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 STEPS, KILLED_AFTER = 12, 5  # evaluations (and checkpoints) every 5 steps and at the last
 
 pytestmark = pytest.mark.slow
@@ -24,13 +22,11 @@ class Killed(Exception):
 
 
 @pytest.fixture
-def bench(monkeypatch):
+def bench(bench_module, monkeypatch):
     """``benchmarks/adversarial.py`` on a tiny MLP pair, evaluated every 5 steps on 200 samples, where every
     evaluation meets the target (so the first step that met it is 5, and a resume must carry it)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    monkeypatch.delitem(sys.modules, "adversarial", raising=False)  # and removed again after the test
-    module = importlib.import_module("adversarial")
-    monkeypatch.setitem(sys.modules, "adversarial", module)
+    module = bench_module("adversarial")
+    monkeypatch.setitem(sys.modules, "adversarial", module)  # removed again after the test
     small = {"generator_hidden_dim": 16, "generator_hidden_layers": 2, "hidden_dim": 16, "batch_size": 32}
     monkeypatch.setattr(module, "MLP", module.MLP | small)
     monkeypatch.setattr(module, "EVAL_EVERY", 5)
