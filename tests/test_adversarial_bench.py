@@ -10,6 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from dgm.core.errors import CheckpointError
+from dgm.data import load_dataset
+from dgm.eval.features import FeatureNetConfig, feature_net_for
+from dgm.eval.quality import frechet_distance
 from dgm.train.checkpoint import list_checkpoints
 
 STEPS, KILLED_AFTER = 12, 5  # evaluations (and checkpoints) every 5 steps and at the last
@@ -104,3 +107,17 @@ def test_a_finished_run_reports_from_its_checkpoint_and_another_runs_checkpoint_
     (path / "state.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="is corrupt: bad state.json"):
         bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)
+
+
+def test_fids_over_the_peer_are_one_for_the_peers_own_images_and_grow_with_noise(bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("DGM_CACHE", str(tmp_path))
+    digits = load_dataset("digits")
+    net = feature_net_for(digits, FeatureNetConfig(num_epochs=1, min_steps=20))
+    real, peer = digits.test[:150], digits.test[150:]  # (150, 1, 8, 8) each
+    noise = torch.rand(peer.shape, generator=torch.Generator().manual_seed(0))
+    ours = {"same": peer, "noisy": (0.7 * peer + 0.3 * noise), "noise": noise}
+    peer_fid, ratios = bench.fids_over_peer(net, real, peer, ours)
+    assert peer_fid == pytest.approx(frechet_distance(net.features(real), net.features(peer)))
+    assert ratios["same"] == pytest.approx(1.0)
+    assert 1.0 < ratios["noisy"] < ratios["noise"]
+    assert ratios["noise"] == pytest.approx(frechet_distance(net.features(real), net.features(noise)) / peer_fid)

@@ -15,7 +15,14 @@ import dgm as dgm_library
 from dgm.core.errors import DataError
 from dgm.data import load_dataset
 from dgm.eval.coverage import mode_coverage
-from dgm.eval.features import FeatureNetConfig, cache_root, data_fingerprint, feature_net_for, train_feature_net
+from dgm.eval.features import (
+    FeatureNetConfig,
+    cache_folder,
+    cache_root,
+    data_fingerprint,
+    feature_net_for,
+    train_feature_net,
+)
 from dgm.eval.games import (
     alternating_energy,
     alternating_gradient,
@@ -281,7 +288,8 @@ def test_cache_folder_follows_dgm_cache_then_xdg_then_home(monkeypatch, tmp_path
 def test_second_call_loads_the_cached_network_as_safetensors_and_json(tmp_cache):
     first = feature_net_for(DIGITS, TINY_NET)
     assert not first.loaded_from_cache
-    folder = tmp_cache / "feature-nets" / "digits"
+    folder = cache_folder("digits", TINY_NET)
+    assert folder.parent == tmp_cache / "feature-nets" and folder.name.startswith("digits-")
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.safetensors"]
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["fingerprint"] == data_fingerprint(DIGITS, TINY_NET) == first.fingerprint
@@ -303,16 +311,27 @@ def test_changed_data_changes_the_fingerprint_and_rebuilds(tmp_cache):
     assert data_fingerprint(DIGITS, FeatureNetConfig()) != data_fingerprint(DIGITS, TINY_NET)
     rebuilt = feature_net_for(changed, TINY_NET)
     assert not rebuilt.loaded_from_cache
-    meta = json.loads((tmp_cache / "feature-nets" / "digits" / "meta.json").read_text())
+    meta = json.loads((cache_folder("digits", TINY_NET) / "meta.json").read_text())
     assert meta["fingerprint"] == data_fingerprint(changed, TINY_NET)
 
 
 def test_a_corrupt_cache_is_rebuilt(tmp_cache):
     feature_net_for(DIGITS, TINY_NET)
-    (tmp_cache / "feature-nets" / "digits" / "model.safetensors").write_bytes(b"not a safetensors file")
+    (cache_folder("digits", TINY_NET) / "model.safetensors").write_bytes(b"not a safetensors file")
     rebuilt = feature_net_for(DIGITS, TINY_NET)
     assert not rebuilt.loaded_from_cache
     assert feature_net_for(DIGITS, TINY_NET).loaded_from_cache
+
+
+def test_two_configs_are_cached_side_by_side_and_the_default_in_the_data_sets_folder(tmp_cache):
+    other = dataclasses.replace(TINY_NET, seed=1)
+    assert cache_folder("digits") == tmp_cache / "feature-nets" / "digits"
+    assert len({cache_folder("digits"), cache_folder("digits", TINY_NET), cache_folder("digits", other)}) == 3
+    first = feature_net_for(DIGITS, TINY_NET)
+    assert not feature_net_for(DIGITS, other).loaded_from_cache
+    again = feature_net_for(DIGITS, TINY_NET)  # not evicted by the other config's network
+    assert again.loaded_from_cache and torch.equal(again.classifier.weight, first.classifier.weight)
+    assert feature_net_for(DIGITS, other).loaded_from_cache
 
 
 def test_training_is_deterministic_from_the_seed_and_leaves_the_global_generator_alone(tmp_cache):

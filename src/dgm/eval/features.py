@@ -10,7 +10,7 @@ trains a small CNN classifier on a data set's training split instead, and caches
 2. if ``<cache>/feature-nets/<data set name>/`` holds a network with that fingerprint, load it;
 3. otherwise train one from ``config.seed`` (the same weights on every run of one machine), measure
    its test accuracy, and write ``model.safetensors`` + ``meta.json`` into that folder (a new
-   fingerprint replaces the old network).
+   fingerprint replaces the old network; another config has its own folder, ``cache_folder``).
 
 The cache folder is ``$DGM_CACHE`` if set, else ``$XDG_CACHE_HOME/dgm``, else ``~/.cache/dgm``.
 The features are the penultimate layer, ``FeatureNet.features(x) -> (N, feature_dim)``, as
@@ -114,6 +114,16 @@ def cache_root() -> Path:
     return Path.home() / ".cache" / "dgm"
 
 
+def cache_folder(name: str, config: FeatureNetConfig = FeatureNetConfig()) -> Path:
+    """Where the feature network of data set ``name`` is cached: ``<cache>/feature-nets/<name>`` for the default
+    config, ``<name>-<8 hex digits of the config>`` for another, so that networks of two configs do not evict
+    each other (within one folder a new fingerprint replaces the old network)."""
+    if config == FeatureNetConfig():
+        return cache_root() / "feature-nets" / name
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:8]
+    return cache_root() / "feature-nets" / f"{name}-{digest}"
+
+
 def data_fingerprint(dataset: Dataset, config: FeatureNetConfig = FeatureNetConfig()) -> str:
     """sha256 (hex, 16 digits) of the images, labels, ``FEATURE_NET_VERSION``, ``config`` and the
     architecture (the network's printed layers)."""
@@ -173,7 +183,7 @@ def feature_net_for(
         )
     # 1. fingerprint
     fingerprint = data_fingerprint(dataset, config)
-    folder = cache_root() / "feature-nets" / dataset.name
+    folder = cache_folder(dataset.name, config)
     num_classes = int(dataset.train_labels.max()) + 1
     # 2. load when the cached network has this fingerprint
     network = _load(folder, fingerprint, dataset.shape, num_classes, config)
