@@ -27,13 +27,15 @@ BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
 @pytest.fixture
-def bench_module(monkeypatch):
+def bench_module(monkeypatch, request):
     """``bench_module(name)``: ``benchmarks/<name>.py`` imported afresh, with ``benchmarks/`` on the path (as the
-    scripts run) for this test only; the module stays in ``sys.modules`` until the next fresh import."""
+    scripts run), for this test only: after it, the module leaves ``sys.modules`` (an earlier import of it comes
+    back)."""
 
     def load(name: str):
         monkeypatch.syspath_prepend(str(BENCHMARKS))
         monkeypatch.delitem(sys.modules, name, raising=False)  # a fresh import, not an earlier test's module
+        request.addfinalizer(lambda: sys.modules.pop(name, None))  # before monkeypatch restores an earlier one
         return importlib.import_module(name)
 
     return load

@@ -1,10 +1,12 @@
 """The adversarial benchmark's mode runs: killed after a checkpoint and resumed, a run ends bit for bit where an
-uninterrupted one does (the 40,000-step target runs outlast a session)."""
+uninterrupted one does (the 40,000-step target runs outlast a session). And its peer row: our FIDs over the
+peer's, in two feature networks, with nothing stale left in the results."""
 
 import json
-import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -29,7 +31,6 @@ def bench(bench_module, monkeypatch):
     """``benchmarks/adversarial.py`` on a tiny MLP pair, evaluated every 5 steps on 200 samples, where every
     evaluation meets the target (so the first step that met it is 5, and a resume must carry it)."""
     module = bench_module("adversarial")
-    monkeypatch.setitem(sys.modules, "adversarial", module)  # removed again after the test
     small = {"generator_hidden_dim": 16, "generator_hidden_layers": 2, "hidden_dim": 16, "batch_size": 32}
     monkeypatch.setattr(module, "MLP", module.MLP | small)
     monkeypatch.setattr(module, "EVAL_EVERY", 5)
@@ -109,15 +110,58 @@ def test_a_finished_run_reports_from_its_checkpoint_and_another_runs_checkpoint_
         bench.mode_run("grid25", overrides, STEPS, seed=0, checkpoints=tmp_path)
 
 
-def test_fids_over_the_peer_are_one_for_the_peers_own_images_and_grow_with_noise(bench, tmp_path, monkeypatch):
-    monkeypatch.setenv("DGM_CACHE", str(tmp_path))
+TINY_NET = FeatureNetConfig(num_epochs=1, min_steps=20)
+
+
+@pytest.fixture
+def adversarial(bench_module, tmp_path, monkeypatch):
+    """``benchmarks/adversarial.py`` as it is, its feature networks cached in ``tmp_path``."""
+    monkeypatch.setenv("DGM_CACHE", str(tmp_path / "cache"))
+    return bench_module("adversarial")
+
+
+def test_fids_over_the_peer_are_one_for_the_peers_own_images_and_grow_with_noise(adversarial):
     digits = load_dataset("digits")
-    net = feature_net_for(digits, FeatureNetConfig(num_epochs=1, min_steps=20))
+    net = feature_net_for(digits, TINY_NET)
     real, peer = digits.test[:150], digits.test[150:]  # (150, 1, 8, 8) each
     noise = torch.rand(peer.shape, generator=torch.Generator().manual_seed(0))
     ours = {"same": peer, "noisy": (0.7 * peer + 0.3 * noise), "noise": noise}
-    peer_fid, ratios = bench.fids_over_peer(net, real, peer, ours)
+    peer_fid, ratios = adversarial.fids_over_peer(net, real, peer, ours)
     assert peer_fid == pytest.approx(frechet_distance(net.features(real), net.features(peer)))
     assert ratios["same"] == pytest.approx(1.0)
     assert 1.0 < ratios["noisy"] < ratios["noise"]
     assert ratios["noise"] == pytest.approx(frechet_distance(net.features(real), net.features(noise)) / peer_fid)
+
+
+def test_the_peer_row_saves_its_samples_scores_both_networks_in_8_bits_and_forgets_stale_ratios(
+    adversarial, tmp_path, monkeypatch
+):
+    digits = load_dataset("digits")  # 8×8 images stand in for Fashion-MNIST's, the peer's resizes for identities
+    peer_images = torch.rand(2000, 1, 8, 8, generator=torch.Generator().manual_seed(1))  # not on 8-bit levels
+    monkeypatch.setattr(adversarial, "train_peer", lambda images, generator, steps: "the peer's network")
+    sample = lambda network, n, generator: peer_images[n * generator.initial_seed() :][:n]  # noqa: E731
+    monkeypatch.setattr(adversarial, "sample_peer", sample)  # seeds 0-3: the 2,000 in order
+    monkeypatch.setattr(adversarial, "resize_to_32", lambda images: images)
+    monkeypatch.setattr(adversarial, "resize_to_28", lambda images: images)
+    second_config = replace(TINY_NET, width=8, seed=1)
+    first, second = feature_net_for(digits, TINY_NET), feature_net_for(digits, second_config)
+    scorer = (digits, first, digits.test[-150:])
+    ours = {"gan": digits.test[:150], "sn": peer_images[:300]}
+    path = tmp_path / "results.json"
+    stale = {"fashion_dcgan_pearson_fid_over_peer", "fashion_dcgan_pearson_fid_over_peer_second_net"}
+    path.write_text(json.dumps(dict.fromkeys(stale, 0.5)))
+    adversarial.peer_row(scorer, 3, adversarial.Results(path, 1, "32-true"), ours, tmp_path / "samples", second_config)
+    saved = np.load(tmp_path / "samples" / "peer_torchgan_dcgan.npz")["images"]
+    assert saved.dtype == np.uint8 and torch.equal(torch.from_numpy(saved), (peer_images * 255).round().byte()[:, 0])
+    figures = json.loads(path.read_text())
+    assert not stale & figures.keys()  # pearson had no samples here: its ratios were to another peer
+    for suffix, net in {"": first, "_second_net": second}.items():
+        peer_fid, ratios = adversarial.fids_over_peer(net, digits.test[-150:], adversarial.to_8_bit(peer_images), ours)
+        assert figures[f"fashion_peer_torchgan_dcgan_fid_8bit{suffix}"] == pytest.approx(peer_fid, rel=1e-12)
+        assert peer_fid != pytest.approx(figures["fashion_peer_torchgan_dcgan_fid"], rel=1e-9)  # unrounded
+        for name, ratio in ratios.items():
+            assert figures[f"fashion_dcgan_{name}_fid_over_peer{suffix}"] == pytest.approx(ratio, rel=1e-12)
+        assert figures[f"fashion_best_over_peer_fid{suffix}"] == pytest.approx(min(ratios.values()), rel=1e-12)
+    assert figures["fashion_feature_net_test_accuracy_second_net"] == second.test_accuracy
+    adversarial.peer_row(scorer, 3, adversarial.Results(path, 1, "32-true"), {})  # --quick: no samples of ours
+    assert not {key for key in json.loads(path.read_text()) if "over_peer" in key or "fid_8bit" in key}

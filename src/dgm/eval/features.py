@@ -7,10 +7,11 @@ trains a small CNN classifier on a data set's training split instead, and caches
 
 1. fingerprint the data: sha256 over the training and test images and labels, with this file's
    ``FEATURE_NET_VERSION``, the ``FeatureNetConfig`` and the layers of the network;
-2. if ``<cache>/feature-nets/<data set name>/`` holds a network with that fingerprint, load it;
+2. if the config's folder, ``cache_folder`` (``<cache>/feature-nets/<data set name>/`` for the
+   default config), holds a network with that fingerprint, load it;
 3. otherwise train one from ``config.seed`` (the same weights on every run of one machine), measure
    its test accuracy, and write ``model.safetensors`` + ``meta.json`` into that folder (a new
-   fingerprint replaces the old network; another config has its own folder, ``cache_folder``).
+   fingerprint replaces the old network).
 
 The cache folder is ``$DGM_CACHE`` if set, else ``$XDG_CACHE_HOME/dgm``, else ``~/.cache/dgm``.
 The features are the penultimate layer, ``FeatureNet.features(x) -> (N, feature_dim)``, as
