@@ -276,7 +276,8 @@ SECOND_NET_SUFFIX = "_second_net"  # the suffix of the keys of figures in its fe
 # longer on a cool-down schedule: the first step size for COOL_DOWN_HOLD of the steps, then halving every
 # COOL_DOWN_HALF_LIFE of them, down to COOL_DOWN_FLOOR of the first (where the table's schedule ends)
 TARGET_ROWS = ("wgan_gp", "sn", "dudley")
-TARGET_STEPS = 40_000
+TARGET_STEPS: dict[str, int] = {"wgan_gp": 40_000, "sn": 40_000, "dudley": 40_000}  # each row's budget
+LONG_STEPS = 40_000  # the budget recorded as grid25_<row>_long_...; another as grid25_<row>_long<steps>_...
 QUICK_TARGET_STEPS = 100
 COOL_DOWN_HOLD, COOL_DOWN_HALF_LIFE, COOL_DOWN_FLOOR = 0.9, 0.02, 1 / 16
 # the target runs' settings that differ from the table's row: WGAN-GP's penalty at λ = 1 rather than 0.1 (over
@@ -474,6 +475,24 @@ def mode_rows(
                 )
                 print(f"  {'':<7} {label:<16} {coverage_columns(kept)} {gain:>15}")
     print("  target at step: the first evaluation that met the target, (step) if the last step fell short, - never")
+
+
+def target_rows(
+    names: list[str], budget: int, steps: int, seeds: range, results: Results, progress: bool,
+    checkpoints: Path | None,
+) -> None:  # fmt: skip
+    """The target runs of the rows ``names``: ``steps`` generator steps on the cool-down schedule, from every
+    seed, recorded under ``grid25_<row>_long_...`` for a ``budget`` of ``LONG_STEPS``, else under
+    ``grid25_<row>_long<budget>_...`` (e.g. grid25_dudley_long60000_...), with the schedule and the settings
+    that differ from the table's row (``TARGET_OVERRIDES``)."""
+    long = "long" if budget == LONG_STEPS else f"long{budget}"
+    changed = {name: TARGET_OVERRIDES.get(name, {}) for name in names}
+    rows = {f"{name}_{long}": cool_down(MODE_ROWS[name] | changed[name], steps) for name in names}
+    results.record({f"grid25_{name}_{long}_{key}": float(rows[f"{name}_{long}"][key]) for name in names
+                    for key in (*SCHEDULE_KEYS, *changed[name])})  # fmt: skip
+    print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; {seed_label(seeds)}; "
+          "per seed (modes, high quality, KL):")  # fmt: skip
+    mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, progress, checkpoints)
 
 
 def met_label(data: str, coverage: dict[str, float], first_met: float) -> str:
@@ -702,8 +721,8 @@ def main() -> None:
         "evaluation and resumes from it (a killed run continues where it stopped)"
     )  # fmt: skip
     parser.add_argument(
-        "--target-steps", type=int, help=f"generator steps of the target runs ({TARGET_STEPS:,}; "
-        f"{QUICK_TARGET_STEPS} with --quick)"
+        "--target-steps", type=int, help="generator steps of every target run (each row's own budget: "
+        f"{', '.join(f'{name} {steps:,}' for name, steps in TARGET_STEPS.items())}; {QUICK_TARGET_STEPS} with --quick)"
     )  # fmt: skip
     args = parser.parse_args()
     if args.seeds is not None and args.seeds < 1:
@@ -730,16 +749,11 @@ def main() -> None:
         print(f"\nMode coverage, generator steps: {budget}; {seed_label(seeds)}; per seed (modes, high quality, KL):")
         mode_rows(args.mixtures, rows, steps, seeds, results, args.progress, args.checkpoints)
     if "targets" in parts:
-        steps = args.target_steps or (QUICK_TARGET_STEPS if args.quick else TARGET_STEPS)
-        changed = {name: TARGET_OVERRIDES.get(name, {}) for name in target_names}
-        # other budgets than TARGET_STEPS under their own names, e.g. grid25_dudley_long60000_...
-        long = "long" if args.target_steps in (None, TARGET_STEPS) else f"long{steps}"
-        rows = {f"{name}_{long}": cool_down(MODE_ROWS[name] | changed[name], steps) for name in target_names}
-        results.record({f"grid25_{name}_{long}_{key}": float(rows[f"{name}_{long}"][key]) for name in target_names
-                        for key in (*SCHEDULE_KEYS, *changed[name])})  # fmt: skip
-        print(f"\nThe grid25 target runs, {steps:,} generator steps on the cool-down schedule; {seed_label(seeds)}; "
-              "per seed (modes, high quality, KL):")  # fmt: skip
-        mode_rows(["grid25"], rows, {"grid25": steps}, seeds, results, args.progress, args.checkpoints)
+        budgets = {name: args.target_steps or TARGET_STEPS[name] for name in target_names}
+        for budget in sorted(set(budgets.values())):  # --quick trains 100 steps, named as the full budget
+            steps = QUICK_TARGET_STEPS if args.quick and args.target_steps is None else budget
+            names = [name for name in target_names if budgets[name] == budget]
+            target_rows(names, budget, steps, seeds, results, args.progress, args.checkpoints)
     if "fashion" in parts or "peer" in parts:
         budget = 20.0 if args.quick else 480.0
         rows = f"{budget:.0f} s of training per objective in {args.precision}" if "fashion" in parts else "no rows"

@@ -165,3 +165,22 @@ def test_the_peer_row_saves_its_samples_scores_both_networks_in_8_bits_and_forge
     assert figures["fashion_feature_net_test_accuracy_second_net"] == second.test_accuracy
     adversarial.peer_row(scorer, 3, adversarial.Results(path, 1, "32-true"), {})  # --quick: no samples of ours
     assert not {key for key in json.loads(path.read_text()) if "over_peer" in key or "fid_8bit" in key}
+
+
+def test_each_target_row_trains_its_own_budget_named_as_the_full_runs_keys(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "TARGET_STEPS", {"wgan_gp": 40_000, "sn": 40_000, "dudley": 60_000})
+    calls = []
+    monkeypatch.setattr(bench, "mode_rows", lambda data, rows, steps, *rest: calls.append((list(rows), steps)))
+    out = tmp_path / "quick.json"
+    for options in (["--quick"], ["--quick", "--target-steps", "40000"], ["--target-steps", "50"]):
+        monkeypatch.setattr("sys.argv", ["adversarial.py", "--only", "targets", "--out", str(out), *options])
+        bench.main()
+    assert calls == [
+        (["wgan_gp_long", "sn_long"], {"grid25": 100}),  # --quick: 100 steps, under the full budgets' names
+        (["dudley_long60000"], {"grid25": 100}),
+        (["wgan_gp_long", "sn_long", "dudley_long"], {"grid25": 40_000}),
+        (["wgan_gp_long50", "sn_long50", "dudley_long50"], {"grid25": 50}),
+    ]
+    figures = json.loads(out.read_text())
+    assert figures["grid25_dudley_long60000_learning_rate_hold"] == 90  # 0.9 of the 100 steps trained
+    assert figures["grid25_wgan_gp_long50_penalty_weight"] == 1.0  # the target runs' own setting
