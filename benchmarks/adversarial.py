@@ -76,7 +76,17 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    Dudley trails SN at every length measured: 84.5/82.1/83.8% against 87.7/86.2/89.2% at 10,000 steps on the
    cool-down schedule, 96.0/94.4/94.7% against 96.3/95.7/95.6% at 40,000. Over 10,000 steps of seed 1 neither a
    longer floor phase (a hold of 8,000 steps: 80.7% against 82.1%) nor ``learning_rate=5e-4``, half the step
-   size, helped (78.2%, 24 modes).
+   size, helped (78.2%, 24 modes). Longer does: over 60,000 steps (``--target-steps 60000``, keys
+   ``grid25_dudley_long60000_...``: the first step size for 54,000, then halving every 1,200) Dudley met the
+   target on seeds 1 and 2, with 96.1/95.8% high quality, KL 0.004/0.005 and 25 modes, first at steps
+   55,500/56,000, in the cool-down. Seed 1 held it at every evaluation after that, while seed 2 dipped to 94.8%
+   and 92.8% at steps 56,500 and 57,500. At the full step size from step 40,000 on, the runs had 83.7–94.1% and
+   78.5–93.4%, and JBT at r = 0.1–0.3 kept 25 modes at 99.8–100% high quality. Up to step 36,000 the two schedules
+   are the same, and these runs, killed and resumed several times, reproduced the 40,000-step runs'
+   evaluations there bit for bit (72 per seed). At one thread, two runs side by side and nothing else on the
+   cores, 1,000 steps took about 2 minutes, as in the 40,000-step runs, so about 125 minutes per seed; the
+   recorded ``seconds_per_seed`` (about 200 minutes) includes hours beside tests and other jobs. Seed 0 at
+   60,000 steps has not finished.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
