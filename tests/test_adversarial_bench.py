@@ -1,6 +1,7 @@
 """The adversarial benchmark's mode runs: killed after a checkpoint and resumed, a run ends bit for bit where an
-uninterrupted one does (the 40,000-step target runs outlast a session). And its peer row: our FIDs over the
-peer's, in two feature networks, with nothing stale left in the results."""
+uninterrupted one does (the 40,000-step target runs outlast a session). Each target row's own budget and key
+names. And its peer row: our FIDs over the peer's, in two feature networks, with nothing stale left in the
+results."""
 
 import json
 from dataclasses import replace
@@ -170,17 +171,20 @@ def test_the_peer_row_saves_its_samples_scores_both_networks_in_8_bits_and_forge
 def test_each_target_row_trains_its_own_budget_named_as_the_full_runs_keys(bench, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "TARGET_STEPS", {"wgan_gp": 40_000, "sn": 40_000, "dudley": 60_000})
     calls = []
-    monkeypatch.setattr(bench, "mode_rows", lambda data, rows, steps, *rest: calls.append((list(rows), steps)))
-    out = tmp_path / "quick.json"
+    monkeypatch.setattr(bench, "mode_rows", lambda data, rows, steps, *rest: calls.append((list(rows), steps, rest)))
+    out, folder = tmp_path / "quick.json", tmp_path / "checkpoints"
+    common = ["--only", "targets", "--out", str(out), "--first-seed", "2", "--seeds", "1", "--checkpoints", str(folder)]
     for options in (["--quick"], ["--quick", "--target-steps", "40000"], ["--target-steps", "50"]):
-        monkeypatch.setattr("sys.argv", ["adversarial.py", "--only", "targets", "--out", str(out), *options])
+        monkeypatch.setattr("sys.argv", ["adversarial.py", *common, *options])
         bench.main()
-    assert calls == [
+    assert [(rows, steps) for rows, steps, _ in calls] == [
         (["wgan_gp_long", "sn_long"], {"grid25": 100}),  # --quick: 100 steps, under the full budgets' names
-        (["dudley_long60000"], {"grid25": 100}),
+        (["dudley_long60000"], {"grid25": 100}),  # whose runs resume from .../grid25_dudley_long60000_seed2
         (["wgan_gp_long", "sn_long", "dudley_long"], {"grid25": 40_000}),
         (["wgan_gp_long50", "sn_long50", "dudley_long50"], {"grid25": 50}),
     ]
+    for seeds, results, progress, checkpoints in (rest for _, _, rest in calls):
+        assert (seeds, results.path, progress, checkpoints) == (range(2, 3), out, False, folder)
     figures = json.loads(out.read_text())
     assert figures["grid25_dudley_long60000_learning_rate_hold"] == 90  # 0.9 of the 100 steps trained
     assert figures["grid25_wgan_gp_long50_penalty_weight"] == 1.0  # the target runs' own setting
