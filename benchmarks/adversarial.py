@@ -524,17 +524,22 @@ def coverage_columns(coverages: list[dict[str, float]]) -> str:
     return f"{modes:>12} {quality:>13} {kl:>11}"
 
 
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] -> the same shape of uint8 pixels in 0..255, the one rounding of every saved or compared
+    sample."""
+    return images.mul(255).round().clamp(0, 255).to(torch.uint8)
+
+
 def to_8_bit(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] rounded to 8-bit pixels, as ``save_samples`` stores them, still as floats in [0, 1]."""
-    return images.mul(255).round().div(255)
+    return to_pixels(images).float().div(255)
 
 
 def save_samples(images: torch.Tensor, path: Path) -> None:
     """(N, 1, H, W) in [0, 1] -> ``path``, a compressed .npz whose ``images`` are (N, H, W) uint8 in 0..255, for
     scoring by another feature network."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (images.squeeze(1) * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # (N, H, W)
-    np.savez_compressed(path, images=pixels)
+    np.savez_compressed(path, images=to_pixels(images.squeeze(1)).numpy())  # (N, H, W)
 
 
 def fashion_scorer() -> tuple[Dataset, FeatureNet, torch.Tensor] | None:
@@ -663,7 +668,8 @@ def peer_row(
             nets[SECOND_NET_SUFFIX] = (f"a second one ({described})", second)
             figures[f"fashion_feature_net_test_accuracy{SECOND_NET_SUFFIX}"] = second.test_accuracy
         for suffix, (where, net) in nets.items():
-            peer_fid, ratios = fids_over_peer(net, real, to_8_bit(fake), ours)
+            features = real_features if net is feature_net else net.features(real)  # (2000, F)
+            peer_fid, ratios = fids_over_peer(net, features, to_8_bit(fake), ours)
             figures |= {f"fashion_dcgan_{name}_fid_over_peer{suffix}": ratio for name, ratio in ratios.items()}
             best = figures[PEER_BEST + suffix] = min(ratios.values())
             figures[f"{PEER}_fid_8bit{suffix}"] = peer_fid
@@ -674,10 +680,10 @@ def peer_row(
 
 
 def fids_over_peer(
-    feature_net: FeatureNet, real: torch.Tensor, peer: torch.Tensor, ours: dict[str, torch.Tensor]
+    feature_net: FeatureNet, real_features: torch.Tensor, peer: torch.Tensor, ours: dict[str, torch.Tensor]
 ) -> tuple[float, dict[str, float]]:
-    """The FID of ``peer``'s images to ``real`` in ``feature_net``'s features, and each of ``ours``' over it."""
-    real_features = feature_net.features(real)  # (N, F)
+    """The FID of ``peer``'s images to the real images of ``real_features`` (N, F), in ``feature_net``'s
+    features, and each of ``ours``' over it."""
     peer_fid = frechet_distance(real_features, feature_net.features(peer))
     return peer_fid, {
         name: frechet_distance(real_features, feature_net.features(images)) / peer_fid for name, images in ours.items()

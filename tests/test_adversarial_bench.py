@@ -127,7 +127,7 @@ def test_fids_over_the_peer_are_one_for_the_peers_own_images_and_grow_with_noise
     real, peer = digits.test[:150], digits.test[150:]  # (150, 1, 8, 8) each
     noise = torch.rand(peer.shape, generator=torch.Generator().manual_seed(0))
     ours = {"same": peer, "noisy": (0.7 * peer + 0.3 * noise), "noise": noise}
-    peer_fid, ratios = adversarial.fids_over_peer(net, real, peer, ours)
+    peer_fid, ratios = adversarial.fids_over_peer(net, net.features(real), peer, ours)
     assert peer_fid == pytest.approx(frechet_distance(net.features(real), net.features(peer)))
     assert ratios["same"] == pytest.approx(1.0)
     assert 1.0 < ratios["noisy"] < ratios["noise"]
@@ -157,7 +157,9 @@ def test_the_peer_row_saves_its_samples_scores_both_networks_in_8_bits_and_forge
     figures = json.loads(path.read_text())
     assert not stale & figures.keys()  # pearson had no samples here: its ratios were to another peer
     for suffix, net in {"": first, "_second_net": second}.items():
-        peer_fid, ratios = adversarial.fids_over_peer(net, digits.test[-150:], adversarial.to_8_bit(peer_images), ours)
+        peer_fid, ratios = adversarial.fids_over_peer(
+            net, net.features(digits.test[-150:]), adversarial.to_8_bit(peer_images), ours
+        )
         assert figures[f"fashion_peer_torchgan_dcgan_fid_8bit{suffix}"] == pytest.approx(peer_fid, rel=1e-12)
         assert peer_fid != pytest.approx(figures["fashion_peer_torchgan_dcgan_fid"], rel=1e-9)  # unrounded
         for name, ratio in ratios.items():
