@@ -52,44 +52,42 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    plan: a constant step size for the first 100 epochs, then a linear decay to 0 over the next 100 epochs. The
    table still halves every quarter: adopting the cool-down means rerunning every row.
 
-   **The target runs** (``--only targets``) train the three rows the grid's target is set for, WGAN-GP, SN and
-   Dudley, each for its budget in ``TARGET_STEPS`` (40,000 generator steps for all three) on that cool-down
-   schedule (``cool_down``: for 40,000 steps the first step size for 36,000, then halving every 800, down to 1/16
-   of it), 3 seeds each, with WGAN-GP's penalty weight at λ = 1 (``TARGET_OVERRIDES``), and record the table's
-   figures under ``grid25_<row>_long_...`` for a budget of 40,000 (``LONG_STEPS``), under
-   ``grid25_<row>_long<N>_...`` for another budget N (set there, or for every row with ``--target-steps N``;
-   ``--quick`` trains 100 steps under the full budget's names), with the schedule and the changed settings, the
-   first evaluation (every ``EVAL_EVERY`` steps) that met the target and whether the last step still met it. On
-   the AVX2 AMD EPYC at 1 thread, one seed per process and two processes at a time (``--first-seed S --seeds 1
-   --out F``, then merged; ``seconds_per_seed`` is the mean of the processes' figures): SN ends at 96.3/95.7/95.6%
-   high quality on seeds 0/1/2, KL 0.013/0.009/0.019, 25 modes, beating PacGAN4 on all three measures, about 30
-   minutes per seed. It first met the target at steps 29,000/32,500/37,000, but that is where the target was first
-   seen, not where a shorter run could stop: at the full step size the share swings (seed 0: 95% at 29,000, 76%
-   at 33,000), and every seed held 95–97% only over the cool-down's last 1,000 steps (seed 1 dipped to 89%
-   at 38,500). WGAN-GP at the table's λ = 0.1 fell short on seed 0: 93.7% high quality, KL 0.008, 25 modes (72
-   minutes); at the full step size it swung between 72% and 91% from step 25,000 on, and the cool-down lifted it
-   to 92–94%. At λ = 1 it swung less, 77.4–93.5% from step 25,000 on over three seeds, and met the target on all
-   three: 95.4/95.2/96.2% high quality, KL 0.006/0.005/0.006, 25 modes, first at steps 37,000/37,000/38,000 and at
-   every evaluation after it (79/85/75 minutes). Dudley met it on seed 0 only: 96.0% high quality, KL 0.008, 25
-   modes, first at step 37,500 (80 minutes; 77–94% at the full step size from step 25,000 on). On seeds 1 and 2 it
-   ended 0.6 and 0.3 points short: 94.4/94.7% high quality, KL 0.007/0.009, 25 modes; seed 1 met the target only
-   at step 38,500 (95.0%), seed 2 first at step 39,000 (95.1%) (70.5–91.9% and 75.2–92.3% at the full step size
-   from step 25,000 on, 92.5–95.0% and 92.6–95.1% in the cool-down; 84 and 80 minutes). Dudley trails SN at every
-   length measured: 84.5/82.1/83.8% against 87.7/86.2/89.2% at 10,000 steps on the cool-down
-   schedule, 96.0/94.4/94.7% against 96.3/95.7/95.6% at 40,000. Over 10,000 steps of seed 1 neither a longer floor
-   phase (a hold of 8,000 steps: 80.7% against 82.1%) nor ``learning_rate=5e-4``, half the step size,
-   helped (78.2%, 24 modes). Longer does: over 60,000 steps (``--target-steps 60000``, keys
-   ``grid25_dudley_long60000_...``: the first step size for 54,000, then halving every 1,200) Dudley met the
-   target on seeds 1 and 2, with 96.1/95.8% high quality, KL 0.004/0.005 and 25 modes, first at
-   steps 55,500/56,000, in the cool-down. Seed 1 held it at every evaluation after that, while seed 2 dipped
-   to 94.8% and 92.8% at steps 56,500 and 57,500. At the full step size from step 40,000 on, the runs
-   had 83.7–94.1% and 78.5–93.4% (seed 2's low at step 53,000, with 24 modes and KL 0.12). At step 60,000, JBT at
-   r = 0.1–0.3 kept 25 modes at 99.8–100% high quality. Up to step 36,000 the two schedules are the same, and
-   these runs, killed and resumed several times, reproduced the 40,000-step runs' evaluations there bit for
-   bit (72 per seed). At one thread, two runs side by side and nothing else on the cores, 1,000 steps took about 2
-   minutes, as in the 40,000-step runs, so about 125 minutes per seed; the recorded
-   ``seconds_per_seed`` (about 200 minutes) includes hours beside tests and other jobs. Seed 0 at 60,000 steps has
-   not finished.
+   **The target runs** (``--only targets``) train the three rows the grid's target is set for, WGAN-GP, SN and Dudley,
+   each for its budget in ``TARGET_STEPS`` (40,000 generator steps for WGAN-GP and SN, 60,000 for Dudley) on that
+   cool-down schedule (``cool_down``: for 40,000 steps the first step size for 36,000, then halving every 800, down
+   to 1/16 of it), 3 seeds each, with WGAN-GP's penalty weight at λ = 1 (``TARGET_OVERRIDES``), and record the table's
+   figures under ``grid25_<row>_long_...`` for a budget of 40,000 (``LONG_STEPS``), under ``grid25_<row>_long<N>_...``
+   for another budget N (set there, or for every row with ``--target-steps N``; ``--quick`` trains 100 steps under the
+   full budget's names), with the schedule and the changed settings, the first evaluation (every ``EVAL_EVERY`` steps)
+   that met the target and whether the last step still met it. On the AVX2 AMD EPYC at 1 thread, one seed per process
+   and two processes at a time (``--first-seed S --seeds 1 --out F``, then merged; ``seconds_per_seed`` is the mean of
+   the processes' figures): SN ends at 96.3/95.7/95.6% high quality on seeds 0/1/2, KL 0.013/0.009/0.019, 25 modes,
+   beating PacGAN4 on all three measures, about 30 minutes per seed. It first met the target at
+   steps 29,000/32,500/37,000, but that is where the target was first seen, not where a shorter run could stop: at the
+   full step size the share swings (seed 0: 95% at 29,000, 76% at 33,000), and every seed held 95–97% only over the
+   cool-down's last 1,000 steps (seed 1 dipped to 89% at 38,500). WGAN-GP at the table's λ = 0.1 fell short on
+   seed 0: 93.7% high quality, KL 0.008, 25 modes (72 minutes); at the full step size it swung between 72% and 91% from
+   step 25,000 on, and the cool-down lifted it to 92–94%. At λ = 1 it swung less, 77.4–93.5% from step 25,000 on over
+   three seeds, and met the target on all three: 95.4/95.2/96.2% high quality, KL 0.006/0.005/0.006, 25 modes, first at
+   steps 37,000/37,000/38,000 and at every evaluation after it (79/85/75 minutes). Over 40,000 steps Dudley met it on
+   seed 0 only: 96.0% high quality, KL 0.008, 25 modes, first at step 37,500 (80 minutes; 77–94% at the full step size
+   from step 25,000 on). On seeds 1 and 2 it ended 0.6 and 0.3 points short: 94.4/94.7% high quality, KL 0.007/0.009, 25
+   modes; seed 1 met the target only at step 38,500 (95.0%), seed 2 first at step 39,000 (95.1%) (70.5–91.9%
+   and 75.2–92.3% at the full step size from step 25,000 on, 92.5–95.0% and 92.6–95.1% in the cool-down; 84 and 80
+   minutes). Dudley trails SN at every length measured: 84.5/82.1/83.8% against 87.7/86.2/89.2% at 10,000 steps on the
+   cool-down schedule, 96.0/94.4/94.7% against 96.3/95.7/95.6% at 40,000. Over 10,000 steps of seed 1 neither a longer
+   floor phase (a hold of 8,000 steps: 80.7% against 82.1%) nor ``learning_rate=5e-4``, half the step size,
+   helped (78.2%, 24 modes). Longer does, and Dudley's budget is 60,000 steps (keys ``grid25_dudley_long60000_...``: the
+   first step size for 54,000, then halving every 1,200): it met the target on all three seeds, with 96.2/96.1/95.8%
+   high quality, KL 0.007/0.004/0.005 and 25 modes, first at steps 56,000/55,500/56,000, in the cool-down. Seed 1 held
+   it at every evaluation after that; seed 0 dipped to 92.5% at step 57,500, seed 2 to 94.8% and 92.8% at steps 56,500
+   and 57,500. At the full step size from step 40,000 on, the runs had 87.0–94.7%, 83.7–94.1% and 78.5–93.4% (seed 2's
+   low at step 53,000, with 24 modes and KL 0.12). At step 60,000, JBT at r = 0.1–0.3 kept 25 modes at 99.3–100% high
+   quality. Up to step 36,000 the two schedules are the same, and seeds 1 and 2, killed and resumed several times,
+   reproduced the 40,000-step runs' evaluations there bit for bit (72 per seed). At one thread, two runs side by side
+   and nothing else on the cores, 1,000 steps took about 2 minutes, as in the 40,000-step runs, so about 125 minutes per
+   seed (seed 0, beside one other job most of the time, took 81 minutes); the recorded ``seconds_per_seed`` (160
+   minutes) includes hours beside tests and other jobs.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
@@ -180,8 +178,8 @@ Usage::
     python benchmarks/adversarial.py --only targets --rows sn --first-seed 2 --seeds 1 --progress  # one target run
     python benchmarks/adversarial.py --only targets --rows dudley --checkpoints runs/targets  # resumable: rerun
                                                    # the same command after a kill to continue, bit for bit
-    python benchmarks/adversarial.py --only targets --rows dudley --target-steps 60000  # longer target runs, as
-                                                   # grid25_dudley_long60000_...
+    python benchmarks/adversarial.py --only targets --rows sn --target-steps 60000  # another budget for every
+                                                   # row given, as grid25_sn_long60000_...
 
 The full run into ``adversarial.json`` (not with ``--out``) also saves each Fashion-MNIST row's 2,000 scored
 samples as uint8 images in ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, shape
@@ -288,7 +286,7 @@ SECOND_NET_SUFFIX = "_second_net"  # the suffix of the keys of figures in its fe
 # the target runs: the three rows grid25's target (25 modes, ≥ 95% high quality, KL ≤ 0.05) is set for, trained
 # longer on a cool-down schedule: the first step size for COOL_DOWN_HOLD of the steps, then halving every
 # COOL_DOWN_HALF_LIFE of them, down to COOL_DOWN_FLOOR of the first (where the table's schedule ends)
-TARGET_STEPS: dict[str, int] = {"wgan_gp": 40_000, "sn": 40_000, "dudley": 40_000}  # the rows and their budgets
+TARGET_STEPS: dict[str, int] = {"wgan_gp": 40_000, "sn": 40_000, "dudley": 60_000}  # the rows and their budgets
 TARGET_ROWS = tuple(TARGET_STEPS)
 LONG_STEPS = 40_000  # the budget recorded as grid25_<row>_long_...; another as grid25_<row>_long<budget>_...
 QUICK_TARGET_STEPS = 100
