@@ -81,13 +81,15 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    first step size for 54,000, then halving every 1,200): it met the target on all three seeds, with 96.2/96.1/95.8%
    high quality, KL 0.007/0.004/0.005 and 25 modes, first at steps 56,000/55,500/56,000, in the cool-down. Seed 1 held
    it at every evaluation after that; seed 0 dipped to 92.5% at step 57,500, seed 2 to 94.8% and 92.8% at steps 56,500
-   and 57,500. At the full step size from step 40,000 on, the runs had 87.0–94.7%, 83.7–94.1% and 78.5–93.4% (seed 2's
-   low at step 53,000, with 24 modes and KL 0.12). At step 60,000, JBT at r = 0.1–0.3 kept 25 modes at 99.3–100% high
-   quality. Up to step 36,000 the two schedules are the same, and seeds 1 and 2, killed and resumed several times,
-   reproduced the 40,000-step runs' evaluations there bit for bit (72 per seed). At one thread, two runs side by side
-   and nothing else on the cores, 1,000 steps took about 2 minutes, as in the 40,000-step runs, so about 125 minutes per
-   seed (seed 0, beside one other job most of the time, took 81 minutes); the recorded ``seconds_per_seed`` (160
-   minutes) includes hours beside tests and other jobs.
+   and 57,500. At the full step size, from step 40,000 to 54,000, seeds 0/1/2 had 87.0–94.7%, 83.7–94.1%
+   and 78.5–93.4% (seed 2's low at step 53,000, with 24 modes and KL 0.12). At step 60,000, JBT at r = 0.1–0.3 kept 25
+   modes at 99.3–100% high quality. Up to step 36,000 the two schedules are the same, and seeds 1 and 2, killed and
+   resumed several times, reproduced the 40,000-step runs' evaluations there bit for bit (72 per seed); seed 0's were
+   not compared (that run's log is gone), but its range from step 25,000 to 36,000, 77.2–93.7%, is the 40,000-step
+   run's 77–94%. The time depends on what else the cores run: at one thread, seed 0 took 81 minutes beside one other
+   single-thread job most of the time, 1.35 minutes per 1,000 steps; seeds 1 and 2, side by side, took about 2 minutes
+   per 1,000 steps, as the 40,000-step runs did, and spent hours beside tests and other jobs, so the recorded
+   ``seconds_per_seed``, the mean of the three, is 160 minutes.
 
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
@@ -178,8 +180,8 @@ Usage::
     python benchmarks/adversarial.py --only targets --rows sn --first-seed 2 --seeds 1 --progress  # one target run
     python benchmarks/adversarial.py --only targets --rows dudley --checkpoints runs/targets  # resumable: rerun
                                                    # the same command after a kill to continue, bit for bit
-    python benchmarks/adversarial.py --only targets --rows sn --target-steps 60000  # another budget for every
-                                                   # row given, as grid25_sn_long60000_...
+    python benchmarks/adversarial.py --only targets --rows sn --target-steps 60000  # every row given trains
+                                                   # 60,000 steps, recorded as grid25_sn_long60000_...
 
 The full run into ``adversarial.json`` (not with ``--out``) also saves each Fashion-MNIST row's 2,000 scored
 samples as uint8 images in ``benchmarks/results/fashion-samples/dcgan_<row>.npz`` (key ``images``, shape
@@ -659,14 +661,13 @@ def peer_row(
         stale += [key + suffix for key in (PEER_BEST, f"{PEER}_fid_8bit") for suffix in suffixes]
     else:  # every row's FID over the peer's, in the same features, as saved in 8-bit pixels
         print("  our rows' FID over the peer's, the peer's samples in 8-bit pixels as ours (target 0.7×):")
-        nets = {"": ("our feature network", feature_net)}
+        nets = {"": ("our feature network", feature_net, real_features)}  # suffix -> (described, net, features)
         if second_net is not None:
             described = f"width {second_net.width}, features {second_net.feature_dim}, seed {second_net.seed}"
             second = feature_net_for(dataset, second_net)
-            nets[SECOND_NET_SUFFIX] = (f"a second one ({described})", second)
+            nets[SECOND_NET_SUFFIX] = (f"a second one ({described})", second, second.features(real))
             figures[f"fashion_feature_net_test_accuracy{SECOND_NET_SUFFIX}"] = second.test_accuracy
-        for suffix, (where, net) in nets.items():
-            features = real_features if net is feature_net else net.features(real)  # (2000, F)
+        for suffix, (where, net, features) in nets.items():
             peer_fid, ratios = fids_over_peer(net, features, to_8_bit(fake), ours)
             figures |= {f"fashion_dcgan_{name}_fid_over_peer{suffix}": ratio for name, ratio in ratios.items()}
             best = figures[PEER_BEST + suffix] = min(ratios.values())
@@ -680,8 +681,8 @@ def peer_row(
 def fids_over_peer(
     feature_net: FeatureNet, real_features: torch.Tensor, peer: torch.Tensor, ours: dict[str, torch.Tensor]
 ) -> tuple[float, dict[str, float]]:
-    """The FID of ``peer``'s images to the real images of ``real_features`` (N, F), in ``feature_net``'s
-    features, and each of ``ours``' over it."""
+    """The FID of ``peer``'s images to the real images, in ``feature_net``'s features, and each of ``ours``' over
+    it; ``real_features`` (N, F) are the real images' features in ``feature_net``."""
     peer_fid = frechet_distance(real_features, feature_net.features(peer))
     return peer_fid, {
         name: frechet_distance(real_features, feature_net.features(images)) / peer_fid for name, images in ours.items()

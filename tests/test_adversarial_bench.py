@@ -1,5 +1,5 @@
 """The adversarial benchmark's mode runs: killed after a checkpoint and resumed, a run ends bit for bit where an
-uninterrupted one does (the 40,000-step target runs outlast a session). Each target row's own budget and key
+uninterrupted one does (the 40,000- and 60,000-step target runs outlast a session). Each target row's own budget and key
 names. And its peer row: our FIDs over the peer's, in two feature networks, with nothing stale left in the
 results."""
 
@@ -154,6 +154,7 @@ def test_the_peer_row_saves_its_samples_scores_both_networks_in_8_bits_and_forge
     adversarial.peer_row(scorer, 3, adversarial.Results(path, 1, "32-true"), ours, tmp_path / "samples", second_config)
     saved = np.load(tmp_path / "samples" / "peer_torchgan_dcgan.npz")["images"]
     assert saved.dtype == np.uint8 and torch.equal(torch.from_numpy(saved), (peer_images * 255).round().byte()[:, 0])
+    assert torch.equal(adversarial.to_8_bit(peer_images), torch.from_numpy(saved).float().div(255).unsqueeze(1))
     figures = json.loads(path.read_text())
     assert not stale & figures.keys()  # pearson had no samples here: its ratios were to another peer
     for suffix, net in {"": first, "_second_net": second}.items():
