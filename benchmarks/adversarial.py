@@ -94,9 +94,8 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    **Jacobian-based truncation** (``GAN.sample(..., jacobian_truncation=r)``, Tanielian et al. 2020) rejects
    those path samples after training: it draws ⌈N/(1 − r)⌉ latents from the plain samples' seed and keeps the N
    where ‖∂G/∂z‖_F is smallest. Each row reports it for r in ``JACOBIAN_TRUNCATIONS``, indented under the row
-   with its gain in high-quality share (in the committed results: every row but wgan_sn, which was measured
-   before JBT); it is a sampler, not training, so the target and its step are judged on the plain samples
-   only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and
+   with its gain in high-quality share; it is a sampler, not training, so the target and its step are judged on
+   the plain samples only. On grid25 at r = 0.2 WGAN-GP keeps 25/25/25 modes at 96/99/95% high quality and
    KL 0.007/0.004/0.010, the target on every seed; SN to 94/98/97% with 25 modes and KL 0.049/0.023/0.052, the
    target on seed 1, short of it on seed 0 by 1% of high quality and on seed 2 by a KL of 0.002; GAN rises
    to 86–96% but keeps 21–22 modes (its thin modes are steep too), Dudley to 86–94% with 23–24 modes. Rows
