@@ -139,30 +139,31 @@ precision and recall of DCGANs on Fashion-MNIST, each with the same architecture
    here (images in [0, 1]: neighbouring images are several units apart, where the grid's modes are 0.05 wide):
    K = 2 for the row's 3,621 steps gave FID 53.1.
 
-   **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines,
-   scored FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark
-   retrains that peer (``_peer_dcgan``: its tutorial's DCGAN rewritten in plain torch; compared once by hand,
-   with the wheel's weights copied in, its networks gave the wheel's outputs exactly, and the tests pin its
-   layers, initialisation and training step; 3,000 steps in float32, 100 with ``--quick``), scores it like our
-   rows and reports each row's FID over the peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``,
-   the best as ``fashion_best_over_peer_fid``): the target's 0.7×, on our scorer. It also scores 2,000 other
-   test images, as they are and through the peer's 28 → 32 → 28
-   resizes (``fashion_test_images[_resized]_fid``): the scorer's floor and what the resizes alone cost the
-   peer. ``--only peer`` retrains the peer and compares it with the samples the last full run saved. Measured
-   on 2026-11-30 (``--only peer``, 2 threads; the rows' samples of 2026-11-28, rescored in a rebuilt feature
-   network, test accuracy 0.890, where the rows' own FIDs above are from the 0.8902 one): the peer trained
-   its 3,000 steps in 488 s and in 524 s in two runs, the issue's 8 minutes, and has FID 103.9, precision 0.50
-   and recall 0.21 in both; over it, pearson 0.31 (FID 32.2 here), gan 0.33, sn 0.53, dudley 0.75,
-   wgan_gp 0.86, hellinger 1.75. The other test images have FID 3.4, and 10.0 through the resizes, so the
-   resizes explain little of the peer's gap. An earlier run of the peer, its RNG seeded otherwise, had FID 97.6
-   (pearson 0.33×). Whether the ratios carry over to the independent scorer is not known: two feature networks
-   can weigh texture and shape differently. As a second opinion the full run scores the same samples in a
-   second in-repo network, twice as wide, with 256 features, from another seed (``SECOND_NET``, keys ending in
-   ``_second_net``; 150 s to train at 2 threads the first time, then cached): test accuracy 0.894, the peer's
-   FID 272.7 in its features, and over it pearson 0.34, gan 0.35, sn 0.54, dudley 0.73, wgan_gp 0.82,
-   hellinger 1.39: the same order, and the best 0.34× against 0.31×. (The ratios are over the peer's FID of
-   its samples rounded to 8-bit pixels as ours are, ``fashion_peer_torchgan_dcgan_fid_8bit[_second_net]``:
-   103.8 in the first network.)
+   **The peer baseline.** A peer's DCGAN (torchgan 0.1.0), trained 8 minutes (3,000 steps) on these machines, scored
+   FID 24.1 with an independent Fashion-MNIST feature network, which is not ours. So the benchmark retrains that
+   peer (``_peer_dcgan``: its tutorial's DCGAN rewritten in plain torch; compared once by hand, with the wheel's weights
+   copied in, its networks gave the wheel's outputs exactly, and the tests pin its layers, initialisation and training
+   step; 3,000 steps in float32, 100 with ``--quick``), scores it like our rows and reports each row's FID over the
+   peer's in the same features (``fashion_dcgan_<row>_fid_over_peer``, the best as ``fashion_best_over_peer_fid``): the
+   target's 0.7×, on our scorer. It also scores 2,000 other test images, as they are and through the peer's 28 → 32 → 28
+   resizes (``fashion_test_images[_resized]_fid``): the scorer's floor and what the resizes alone cost the peer.
+   ``--only peer`` retrains the peer and compares it with the samples the last full run saved. Measured
+   on 2026-11-30 (``--only peer``, 2 threads; the rows' samples of 2026-11-28, rescored in a rebuilt feature network,
+   test accuracy 0.890, where the rows' own FIDs above are from the 0.8902 one): the peer trained its 3,000 steps
+   in 488 s and in 524 s in two runs, the issue's 8 minutes, and has FID 103.9, precision 0.50 and recall 0.21 in both;
+   over it, pearson 0.31 (FID 32.2 here), gan 0.33, sn 0.53, dudley 0.75, wgan_gp 0.86, hellinger 1.75. The other test
+   images have FID 3.4, and 10.0 through the resizes, so the resizes explain little of the peer's gap. An earlier run of
+   the peer, its RNG seeded otherwise, had FID 97.6 (pearson 0.33×). The peer varies with its seed more than that:
+   trained from seeds 1 and 2 (``train_peer``'s generator; measured once on 2026-11-30, at 1 thread beside other jobs,
+   not recorded in the JSON), it had FID 85.0 and 134.3 against seed 0's 103.9, and pearson over it 0.38× and 0.24×; the
+   benchmark's ratios are over seed 0's, the middle of the three. Whether the ratios carry over to the independent
+   scorer is not known: two feature networks can weigh texture and shape differently. As a second opinion the full run
+   scores the same samples in a second in-repo network, twice as wide, with 256 features, from another
+   seed (``SECOND_NET``, keys ending in ``_second_net``; 150 s to train at 2 threads the first time, then cached): test
+   accuracy 0.894, the peer's FID 272.7 in its features, and over it pearson 0.34, gan 0.35, sn 0.54, dudley 0.73,
+   wgan_gp 0.82, hellinger 1.39: the same order, and the best 0.34× against 0.31×. (The ratios are over the peer's FID
+   of its samples rounded to 8-bit pixels as ours are, ``fashion_peer_torchgan_dcgan_fid_8bit[_second_net]``: 103.8 in
+   the first network.)
 3. **The bilinear game** min_x max_y x·y (``dgm.eval.games``): the distance to the Nash equilibrium
    (0, 0) after 100 steps of size 0.2 from (1, 1) under simultaneous, alternating, extragradient and
    optimistic gradient play, and their plot, ``benchmarks/results/bilinear_game.png``.
